@@ -50,6 +50,43 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
+//!
+//! # Retries, dead letters and time under test
+//!
+//! A [`ManualClock`] makes backoff and lease expiry deterministic:
+//!
+//! ```
+//! use std::{sync::Arc, time::Duration};
+//! use godel_queue::{
+//!     AgentId, Eligibility, FailOutcome, Failure, ManualClock, MemoryQueueStore, NewTask,
+//!     QueueConfig, QueueStore, TaskStatus, TenantId,
+//! };
+//! # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     let mut f = std::pin::pin!(f);
+//! #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+//! #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+//! # }
+//! # block_on(async {
+//! let clock = ManualClock::default();
+//! let store = MemoryQueueStore::try_new(QueueConfig::default(), Arc::new(clock.clone()))?;
+//! let id = store.enqueue(NewTask::new(TenantId::parse("acme")?, serde_json::json!({}))
+//!     .with_max_attempts(2)).await?.id;
+//! let agent = AgentId::parse("agent-1")?;
+//!
+//! let lease = store.claim(&agent, &Eligibility::any(), 1).await?.remove(0);
+//! let outcome = store.fail(&lease.token, Failure::retryable("provider 503")).await?;
+//! assert!(matches!(outcome, FailOutcome::Retrying { attempt_count: 1, .. }));
+//! assert!(store.claim(&agent, &Eligibility::any(), 1).await?.is_empty()); // backing off (1 s)
+//!
+//! clock.advance(Duration::from_secs(1));
+//! let lease = store.claim(&agent, &Eligibility::any(), 1).await?.remove(0);
+//! assert_eq!(lease.attempt, 2);
+//! clock.advance(Duration::from_secs(30)); // the holder crashed: its lease runs out
+//! store.reap_expired().await?;
+//! assert_eq!(store.get(id).await?.status, TaskStatus::DeadLetter); // 2 of 2 attempts used
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
 
 mod clock;
 mod config;

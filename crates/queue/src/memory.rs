@@ -85,8 +85,9 @@ impl MemoryQueueStore {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // Every operation validates before it mutates, so a panic cannot leave the state
-        // half-changed; recover the guard rather than poisoning every later caller.
+        // Operations validate their input before they change anything and panic only on a broken
+        // internal invariant (a bug, caught by the model test); a later caller recovers the guard
+        // rather than failing forever on a poisoned lock.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -4,15 +4,16 @@
 //! Invariants checked after every step: each task is in exactly the status the model says
 //! (so exactly one); no task is leased twice at once (one live fence per task, held by the
 //! agent the model says); claims come out in the documented order (strict priority, then
-//! stride-fair tenants, then FIFO; eligibility by capability); depth and per-agent load equal
+//! stride-fair tenants, then FIFO; eligibility by capability and by concurrency limits on task,
+//! tenant and agent keys); depth and per-agent load equal
 //! the model's; a task dead-letters exactly when a retryable failure uses its last attempt.
 
 use std::time::Duration;
 
 use godel_queue::{
     AgentId, CancelOutcome, Capabilities, Clock, Eligibility, FAIR_STRIDE, FailOutcome, Failure,
-    LeaseRefusal, LeaseToken, ManualClock, MemoryQueueStore, NewTask, Priority, QueueConfig,
-    QueueError, QueueStore, TaskId, TaskStatus, TenantId, TenantPolicy,
+    LeaseRefusal, LeaseToken, Limit, LimitKey, ManualClock, MemoryQueueStore, NewTask, Priority,
+    QueueConfig, QueueError, QueueStore, TaskId, TaskStatus, TenantId, TenantPolicy,
 };
 use proptest::prelude::*;
 use time::OffsetDateTime;
@@ -20,6 +21,11 @@ use time::OffsetDateTime;
 const TENANTS: [&str; 3] = ["t0", "t1", "t2"];
 const WEIGHTS: [u32; 3] = [1, 1, 3];
 const TTL_MS: u64 = 30_000;
+/// Concurrency limits: tasks with the provider key, tasks of tenant t1, tasks of agents a0 and a1
+/// (claimed with their `agent:aN` key); a2 and the other tenants are unlimited.
+const PROVIDER_MAX: usize = 2;
+const T1_MAX: usize = 3;
+const AGENT_MAX: usize = 2;
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -27,6 +33,7 @@ enum Op {
         tenant: usize,
         priority: Option<Priority>,
         gpu: bool,
+        provider: bool,
         delay_s: u64,
         dep: Option<usize>,
         parent: Option<usize>,
@@ -59,25 +66,33 @@ fn priority() -> impl Strategy<Value = Priority> {
 
 fn op() -> impl Strategy<Value = Op> {
     let enqueue = (
-        0..3usize,
-        prop::option::weighted(0.8, priority()),
-        prop::bool::weighted(0.3),
-        prop_oneof![4 => Just(0u64), 1 => 1..5u64],
-        prop::option::weighted(0.2, any::<usize>()),
-        prop::option::weighted(0.15, any::<usize>()),
-        prop::option::weighted(0.2, 0..3u8),
-        1..4u32,
+        (
+            0..3usize,
+            prop::option::weighted(0.8, priority()),
+            prop::bool::weighted(0.3),
+            prop::bool::weighted(0.3),
+            prop_oneof![4 => Just(0u64), 1 => 1..5u64],
+        ),
+        (
+            prop::option::weighted(0.2, any::<usize>()),
+            prop::option::weighted(0.15, any::<usize>()),
+            prop::option::weighted(0.2, 0..3u8),
+            1..4u32,
+        ),
     )
         .prop_map(
-            |(tenant, priority, gpu, delay_s, dep, parent, key, max_attempts)| Op::Enqueue {
-                tenant,
-                priority,
-                gpu,
-                delay_s,
-                dep,
-                parent,
-                key,
-                max_attempts,
+            |((tenant, priority, gpu, provider, delay_s), (dep, parent, key, max_attempts))| {
+                Op::Enqueue {
+                    tenant,
+                    priority,
+                    gpu,
+                    provider,
+                    delay_s,
+                    dep,
+                    parent,
+                    key,
+                    max_attempts,
+                }
             },
         );
     prop_oneof![
@@ -139,6 +154,7 @@ struct Task {
     tenant: usize,
     priority: Priority,
     gpu: bool,
+    provider: bool,
     status: TaskStatus,
     attempts: u32,
     max_attempts: u32,
@@ -250,6 +266,7 @@ impl Model {
             tenant,
             priority,
             gpu,
+            provider,
             delay_s,
             dep,
             parent,
@@ -293,6 +310,7 @@ impl Model {
             tenant,
             priority,
             gpu,
+            provider,
             status: TaskStatus::Blocked,
             attempts: 0,
             max_attempts,
@@ -335,6 +353,23 @@ impl Model {
     }
 
     /// The next task in claim order for a claimant, by linear scan.
+    fn leased(&self, keep: impl Fn(&Task) -> bool) -> usize {
+        self.tasks
+            .iter()
+            .filter(|t| t.status.is_leased() && keep(t))
+            .count()
+    }
+
+    /// Whether one more task with these keys may start (every limit below its maximum).
+    fn keys_allow(&self, tenant: usize, provider: bool) -> bool {
+        (!provider || self.leased(|t| t.provider) < PROVIDER_MAX)
+            && (tenant != 1 || self.leased(|t| t.tenant == 1) < T1_MAX)
+    }
+
+    fn agent_allows(&self, agent: u8) -> bool {
+        agent == 2 || self.leased(|t| t.agent == Some(agent)) < AGENT_MAX
+    }
+
     fn select(&self, gpu: bool) -> Option<usize> {
         for level in Priority::ALL {
             let mut tenants: Vec<usize> = (0..3)
@@ -349,6 +384,7 @@ impl Model {
                             && t.priority == level
                             && t.tenant == tenant
                             && (gpu || !t.gpu)
+                            && self.keys_allow(t.tenant, t.provider)
                     })
                     .min_by_key(|&i| self.tasks[i].seq);
                 if best.is_some() {
@@ -361,7 +397,7 @@ impl Model {
 
     fn claim(&mut self, agent: u8, gpu: bool, max: usize) -> Outcome {
         let mut out = Vec::new();
-        while out.len() < max {
+        while out.len() < max && self.agent_allows(agent) {
             let Some(i) = self.select(gpu) else { break };
             let (level, tenant) = (self.tasks[i].priority.rank(), self.tasks[i].tenant);
             self.virtual_time[level] = self.virtual_time[level].max(self.pass[level][tenant]);
@@ -570,13 +606,34 @@ fn agent(n: u8) -> AgentId {
     AgentId::parse(&format!("a{n}")).unwrap()
 }
 
-fn eligibility(gpu: bool) -> Eligibility {
+fn eligibility(agent: u8, gpu: bool) -> Eligibility {
     let caps = if gpu {
         Capabilities::parse(["gpu"]).unwrap()
     } else {
         Capabilities::none()
     };
-    Eligibility::with_capabilities(caps)
+    let key = LimitKey::parse(&format!("agent:a{agent}")).unwrap();
+    Eligibility::with_capabilities(caps).with_key(key)
+}
+
+/// Sets the limits the model enforces.
+async fn set_limits(store: &MemoryQueueStore) {
+    let max = |n: usize| {
+        Some(Limit {
+            max_running: Some(n as u32),
+            rate: None,
+        })
+    };
+    let provider = LimitKey::parse("provider:p").unwrap();
+    store.set_limit(&provider, max(PROVIDER_MAX)).await.unwrap();
+    let t1 = LimitKey::tenant(&TenantId::parse("t1").unwrap());
+    store.set_limit(&t1, max(T1_MAX)).await.unwrap();
+    for a in ["agent:a0", "agent:a1"] {
+        store
+            .set_limit(&LimitKey::parse(a).unwrap(), max(AGENT_MAX))
+            .await
+            .unwrap();
+    }
 }
 
 async fn run_on_store(
@@ -592,6 +649,7 @@ async fn run_on_store(
             tenant,
             priority,
             gpu,
+            provider,
             delay_s,
             dep,
             parent,
@@ -607,6 +665,12 @@ async fn run_on_store(
             new.priority = priority;
             if gpu {
                 new = new.with_capabilities(Capabilities::parse(["gpu"]).unwrap());
+            }
+            if provider {
+                new = new.with_limit_key(LimitKey::parse("provider:p").unwrap());
+            }
+            if provider {
+                new = new.with_limit_key(LimitKey::parse("provider:p").unwrap());
             }
             if delay_s > 0 {
                 new = new.scheduled_at(clock.now() + Duration::from_secs(delay_s));
@@ -628,7 +692,7 @@ async fn run_on_store(
             })
         }
         Op::Claim { agent: a, gpu, max } => store
-            .claim(&agent(a), &eligibility(gpu), max)
+            .claim(&agent(a), &eligibility(a, gpu), max)
             .await
             .map(|leases| {
                 Outcome::Claimed(
@@ -782,6 +846,7 @@ proptest! {
                 let policy = TenantPolicy { weight, ..TenantPolicy::default() };
                 store.set_tenant_policy(&TenantId::parse(name).unwrap(), policy).await.unwrap();
             }
+            set_limits(&store).await;
             let mut model = Model::default();
             for (step, op) in ops.iter().enumerate() {
                 let got = run_on_store(&store, &clock, &model, op).await;
