@@ -1,6 +1,25 @@
 //! `godel-benches`: criterion benches of Godel and the `godel-bench` load programs.
 //!
-//! This package is being filled in: its benches of `godel-queue` (enqueue, enqueue_batch,
-//! claim+ack, claim against 1k to 1M waiting tasks) and the `godel-bench queue-workload` program
-//! arrive with issue #2. Run them with `cargo xtask bench`; the numbers go into
-//! `docs/benchmarks.md` with the machine they ran on.
+//! What it is: the benches of `godel-queue` (`benches/queue.rs`: enqueue, enqueue_batch,
+//! claim+ack, claim+ack against 1k to 1M waiting tasks) and the library behind the
+//! `godel-bench` binary, whose `queue-workload` subcommand runs the comparison workload of
+//! `BENCH-WORKLOAD.md` against a [`QueueStore`](godel_queue::QueueStore) and writes the same JSON
+//! as the job queues Godel is compared with. Run the benches with `cargo xtask bench`; the
+//! numbers go into `docs/benchmarks.md` with the machine they ran on.
+//!
+//! What it is not: a test of correctness (the conformance suite of `godel-queue` is), nor a
+//! product: it is a program, so it reports failures with `anyhow`.
+//!
+//! Modules: [`params`] reads the workload's environment variables, [`stores`] opens the store
+//! chosen by `--store`, [`workload`] runs the phases, [`stats`] holds the pure arithmetic
+//! (percentiles, priority violations), [`procstat`] reads CPU time and peak RSS from `/proc`,
+//! and [`report`] is the JSON the program prints.
+
+pub mod params;
+pub mod procstat;
+pub mod report;
+pub mod stats;
+pub mod stores;
+pub mod workload;
+
+mod rng;

@@ -12,7 +12,7 @@
 //! injected, so every behaviour is deterministic under test.
 //!
 //! With the `test-util` feature it also exports the conformance suite every store must pass
-//! ([`queue_conformance!`]).
+//! (`queue_conformance!`).
 //!
 //! # Example
 //!
