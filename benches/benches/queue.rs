@@ -80,6 +80,29 @@ fn claim_one(store: &MemoryQueueStore, agent: &AgentId, eligibility: &Eligibilit
         .expect("the queue never runs dry")
 }
 
+/// Times `iters` iterations in segments of at most `segment`: `before` prepares a segment and
+/// `after` cleans up after it, both untimed; only `timed` runs under the clock.
+fn segmented<T, U>(
+    iters: u64,
+    segment: u64,
+    mut before: impl FnMut(u64) -> T,
+    mut timed: impl FnMut(T) -> U,
+    mut after: impl FnMut(U),
+) -> Duration {
+    let mut took = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let span = left.min(segment);
+        let input = before(span);
+        let start = Instant::now();
+        let output = timed(input);
+        took += start.elapsed();
+        after(output);
+        left -= span;
+    }
+    took
+}
+
 fn bench_enqueue(c: &mut Criterion) {
     let mut group = c.benchmark_group("task_id");
     group.throughput(Throughput::Elements(1));
@@ -92,40 +115,41 @@ fn bench_enqueue(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("new_task", |b| {
         b.iter_custom(|iters| {
-            let mut took = Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let span = left.min(STORE_SPAN);
-                let store = MemoryQueueStore::new();
-                let start = Instant::now();
-                for _ in 0..span {
-                    let task = NewTask::new(acme.clone(), payload.clone());
-                    black_box(ready(store.enqueue(task)).expect("enqueue"));
-                }
-                took += start.elapsed();
-                left -= span;
-            }
-            took
+            segmented(
+                iters,
+                STORE_SPAN,
+                |span| (MemoryQueueStore::new(), span),
+                |(store, span)| {
+                    for _ in 0..span {
+                        let task = NewTask::new(acme.clone(), payload.clone());
+                        black_box(ready(store.enqueue(task)).expect("enqueue"));
+                    }
+                    store
+                },
+                drop,
+            )
         });
     });
     group.bench_function("pregenerated_id", |b| {
         let template = NewTask::new(acme.clone(), payload.clone());
         b.iter_custom(|iters| {
-            let mut took = Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let span = left.min(STORE_SPAN);
-                let store = MemoryQueueStore::new();
-                let ids: Vec<TaskId> = (0..span).map(|_| TaskId::generate()).collect();
-                let start = Instant::now();
-                for id in ids {
-                    let task = task_with_id(&template, id);
-                    black_box(ready(store.enqueue(task)).expect("enqueue"));
-                }
-                took += start.elapsed();
-                left -= span;
-            }
-            took
+            segmented(
+                iters,
+                STORE_SPAN,
+                |span| {
+                    let ids: Vec<TaskId> = (0..span).map(|_| TaskId::generate()).collect();
+                    (MemoryQueueStore::new(), ids)
+                },
+                |(store, ids)| {
+                    for id in ids {
+                        black_box(
+                            ready(store.enqueue(task_with_id(&template, id))).expect("enqueue"),
+                        );
+                    }
+                    store
+                },
+                drop,
+            )
         });
     });
     group.finish();
@@ -194,22 +218,23 @@ fn bench_claim_ack(c: &mut Criterion) {
         };
         fill(10 * SEGMENT);
         b.iter_custom(|iters| {
-            let mut took = Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let span = left.min(SEGMENT);
-                let start = Instant::now();
-                for _ in 0..span {
-                    let lease = claim_one(&store, &agent, &any);
-                    ready(store.ack(&lease.token, None)).expect("ack");
-                }
-                took += start.elapsed();
-                left -= span;
+            segmented(
+                iters,
+                SEGMENT,
+                |span| span,
+                |span| {
+                    for _ in 0..span {
+                        let lease = claim_one(&store, &agent, &any);
+                        ready(store.ack(&lease.token, None)).expect("ack");
+                    }
+                    span
+                },
                 // Refill what was taken and drop what completed, untimed.
-                fill(span);
-                ready(store.purge_finished(Duration::ZERO)).expect("purge");
-            }
-            took
+                |span| {
+                    fill(span);
+                    ready(store.purge_finished(Duration::ZERO)).expect("purge");
+                },
+            )
         });
     });
     group.finish();
@@ -231,28 +256,28 @@ fn bench_claim_ack(c: &mut Criterion) {
         let mut group = c.benchmark_group("claim_ack_depth");
         group.throughput(Throughput::Elements(1));
         group.bench_function(BenchmarkId::from_parameter(label), |b| {
-            let mut claimed: Vec<Lease> = Vec::with_capacity(SEGMENT as usize);
             b.iter_custom(|iters| {
-                let mut took = Duration::ZERO;
-                let mut left = iters;
-                while left > 0 {
-                    let span = left.min(SEGMENT);
-                    let start = Instant::now();
-                    for _ in 0..span {
-                        let lease = claim_one(&store, &agent, &any);
-                        ready(store.ack(&lease.token, None)).expect("ack");
-                        claimed.push(lease);
-                    }
-                    took += start.elapsed();
-                    left -= span;
-                    let batch = claimed
-                        .drain(..)
-                        .map(|lease| replacement(TaskId::generate(), &lease))
-                        .collect();
-                    ready(store.enqueue_batch(batch)).expect("refill");
-                    ready(store.purge_finished(Duration::ZERO)).expect("purge");
-                }
-                took
+                segmented(
+                    iters,
+                    SEGMENT,
+                    |span| Vec::with_capacity(span as usize),
+                    |mut claimed: Vec<Lease>| {
+                        for _ in 0..claimed.capacity() {
+                            let lease = claim_one(&store, &agent, &any);
+                            ready(store.ack(&lease.token, None)).expect("ack");
+                            claimed.push(lease);
+                        }
+                        claimed
+                    },
+                    |claimed| {
+                        let batch = claimed
+                            .iter()
+                            .map(|lease| replacement(TaskId::generate(), lease))
+                            .collect();
+                        ready(store.enqueue_batch(batch)).expect("refill");
+                        ready(store.purge_finished(Duration::ZERO)).expect("purge");
+                    },
+                )
             });
         });
         group.finish();
@@ -262,22 +287,21 @@ fn bench_claim_ack(c: &mut Criterion) {
         group.throughput(Throughput::Elements(1));
         group.bench_function(BenchmarkId::from_parameter(label), |b| {
             b.iter_custom(|iters| {
-                let mut took = Duration::ZERO;
-                let mut left = iters;
-                while left > 0 {
-                    let span = left.min(SEGMENT);
-                    let ids: Vec<TaskId> = (0..span).map(|_| TaskId::generate()).collect();
-                    let start = Instant::now();
-                    for id in ids {
-                        let lease = claim_one(&store, &agent, &any);
-                        ready(store.ack(&lease.token, None)).expect("ack");
-                        ready(store.enqueue(replacement(id, &lease))).expect("enqueue");
-                    }
-                    took += start.elapsed();
-                    left -= span;
-                    ready(store.purge_finished(Duration::ZERO)).expect("purge");
-                }
-                took
+                segmented(
+                    iters,
+                    SEGMENT,
+                    |span| (0..span).map(|_| TaskId::generate()).collect::<Vec<_>>(),
+                    |ids| {
+                        for id in ids {
+                            let lease = claim_one(&store, &agent, &any);
+                            ready(store.ack(&lease.token, None)).expect("ack");
+                            ready(store.enqueue(replacement(id, &lease))).expect("enqueue");
+                        }
+                    },
+                    |()| {
+                        ready(store.purge_finished(Duration::ZERO)).expect("purge");
+                    },
+                )
             });
         });
         group.finish();
