@@ -5,7 +5,8 @@
 //! (so exactly one); no task is leased twice at once (one live fence per task, held by the
 //! agent the model says); claims come out in the documented order (strict priority, then
 //! stride-fair tenants, then FIFO; eligibility by capability and by concurrency limits on task,
-//! tenant and agent keys); depth and per-agent load equal
+//! tenant and agent keys, tenant filters); with aging on in some cases, waiting tasks rise a level
+//! per interval; depth and per-agent load equal
 //! the model's; a task dead-letters exactly when a retryable failure uses its last attempt.
 
 use std::time::Duration;
@@ -44,6 +45,7 @@ enum Op {
         agent: u8,
         gpu: bool,
         max: usize,
+        only: Option<usize>,
     },
     Start(usize),
     Heartbeat(usize),
@@ -97,7 +99,8 @@ fn op() -> impl Strategy<Value = Op> {
         );
     prop_oneof![
         6 => enqueue,
-        5 => (0..3u8, any::<bool>(), 1..4usize).prop_map(|(agent, gpu, max)| Op::Claim { agent, gpu, max }),
+        5 => (0..3u8, any::<bool>(), 1..4usize, prop::option::weighted(0.15, 0..3usize))
+            .prop_map(|(agent, gpu, max, only)| Op::Claim { agent, gpu, max, only }),
         2 => any::<usize>().prop_map(Op::Start),
         2 => any::<usize>().prop_map(Op::Heartbeat),
         3 => any::<usize>().prop_map(Op::Ack),
@@ -168,6 +171,10 @@ struct Task {
     unmet: usize,
     dependents: Vec<usize>,
     key: Option<u8>,
+    /// The level it waits at while pending: its priority, raised by aging.
+    level: Priority,
+    /// When aging raises it next, while pending.
+    aging_next: Option<u64>,
 }
 
 /// The reference model: every rule written as directly as possible.
@@ -180,6 +187,8 @@ struct Model {
     next_fence: u64,
     pass: [[u64; 3]; 4],
     virtual_time: [u64; 4],
+    /// `aging_after` in milliseconds, when the case turns aging on.
+    aging: Option<u64>,
 }
 
 fn backoff_ms(failures: u32) -> u64 {
@@ -197,23 +206,57 @@ impl Model {
     fn pending_count(&self, level: Priority, tenant: usize) -> usize {
         self.tasks
             .iter()
-            .filter(|t| {
-                t.status == TaskStatus::Pending && t.priority == level && t.tenant == tenant
-            })
+            .filter(|t| t.status == TaskStatus::Pending && t.level == level && t.tenant == tenant)
             .count()
     }
 
     /// Makes task `i` pending; a tenant with no pending task at that level joins the rotation
     /// at the level's virtual time.
     fn make_pending(&mut self, i: usize) {
-        let (level, tenant) = (self.tasks[i].priority, self.tasks[i].tenant);
+        let level = self.tasks[i].priority;
+        self.join_level(i, level);
+        let aging_next = self
+            .aging
+            .filter(|_| level.raised().is_some())
+            .map(|a| self.now + a);
+        let t = &mut self.tasks[i];
+        t.status = TaskStatus::Pending;
+        t.due = None;
+        t.aging_next = aging_next;
+    }
+
+    /// Puts task `i` at `level`; a tenant with no pending task there joins the rotation at the
+    /// level's virtual time.
+    fn join_level(&mut self, i: usize, level: Priority) {
+        let tenant = self.tasks[i].tenant;
         if self.pending_count(level, tenant) == 0 {
             let pass = &mut self.pass[level.rank()][tenant];
             *pass = (*pass).max(self.virtual_time[level.rank()]);
         }
-        let t = &mut self.tasks[i];
-        t.status = TaskStatus::Pending;
-        t.due = None;
+        self.tasks[i].level = level;
+    }
+
+    /// Raises pending tasks one level per aging interval waited, one step at a time in order
+    /// of (time, id), as the store does.
+    fn age(&mut self) {
+        let Some(after) = self.aging else { return };
+        loop {
+            let next = (0..self.tasks.len())
+                .filter(|&i| self.tasks[i].status == TaskStatus::Pending)
+                .filter_map(|i| self.tasks[i].aging_next.map(|at| (at, self.tasks[i].id, i)))
+                .filter(|(at, _, _)| *at <= self.now)
+                .min();
+            let Some((at, _, i)) = next else { return };
+            let raised = self.tasks[i]
+                .level
+                .raised()
+                .expect("only tasks below critical age");
+            // Leave the old level first, then join the new one.
+            self.tasks[i].status = TaskStatus::Blocked;
+            self.join_level(i, raised);
+            self.tasks[i].status = TaskStatus::Pending;
+            self.tasks[i].aging_next = raised.raised().map(|_| at + after);
+        }
     }
 
     fn promote(&mut self) {
@@ -225,6 +268,7 @@ impl Model {
                 self.make_pending(i);
             }
         }
+        self.age();
     }
 
     fn finish(&mut self, i: usize, status: TaskStatus) {
@@ -324,6 +368,8 @@ impl Model {
             unmet: 0,
             dependents: Vec::new(),
             key,
+            level: priority,
+            aging_next: None,
         });
         self.next_seq += 1;
         match dep.map(|d| self.tasks[d].status) {
@@ -370,10 +416,10 @@ impl Model {
         agent == 2 || self.leased(|t| t.agent == Some(agent)) < AGENT_MAX
     }
 
-    fn select(&self, gpu: bool) -> Option<usize> {
+    fn select(&self, gpu: bool, only: Option<usize>) -> Option<usize> {
         for level in Priority::ALL {
             let mut tenants: Vec<usize> = (0..3)
-                .filter(|t| self.pending_count(level, *t) > 0)
+                .filter(|t| only.is_none_or(|o| o == *t) && self.pending_count(level, *t) > 0)
                 .collect();
             tenants.sort_by_key(|t| (self.pass[level.rank()][*t], *t));
             for tenant in tenants {
@@ -381,7 +427,7 @@ impl Model {
                     .filter(|&i| {
                         let t = &self.tasks[i];
                         t.status == TaskStatus::Pending
-                            && t.priority == level
+                            && t.level == level
                             && t.tenant == tenant
                             && (gpu || !t.gpu)
                             && self.keys_allow(t.tenant, t.provider)
@@ -395,11 +441,13 @@ impl Model {
         None
     }
 
-    fn claim(&mut self, agent: u8, gpu: bool, max: usize) -> Outcome {
+    fn claim(&mut self, agent: u8, gpu: bool, max: usize, only: Option<usize>) -> Outcome {
         let mut out = Vec::new();
         while out.len() < max && self.agent_allows(agent) {
-            let Some(i) = self.select(gpu) else { break };
-            let (level, tenant) = (self.tasks[i].priority.rank(), self.tasks[i].tenant);
+            let Some(i) = self.select(gpu, only) else {
+                break;
+            };
+            let (level, tenant) = (self.tasks[i].level.rank(), self.tasks[i].tenant);
             self.virtual_time[level] = self.virtual_time[level].max(self.pass[level][tenant]);
             self.pass[level][tenant] += FAIR_STRIDE / u64::from(WEIGHTS[tenant]);
             self.next_fence += 1;
@@ -470,7 +518,12 @@ impl Model {
         let task = |n: usize| (!self.tasks.is_empty()).then(|| n % self.tasks.len());
         let out = match *op {
             Op::Enqueue { .. } => self.enqueue(op),
-            Op::Claim { agent, gpu, max } => self.claim(agent, gpu, max),
+            Op::Claim {
+                agent,
+                gpu,
+                max,
+                only,
+            } => self.claim(agent, gpu, max, only),
             Op::Start(n) => match lease(n) {
                 None => Outcome::Skipped,
                 Some(token) => match self.check(&token) {
@@ -606,14 +659,18 @@ fn agent(n: u8) -> AgentId {
     AgentId::parse(&format!("a{n}")).unwrap()
 }
 
-fn eligibility(agent: u8, gpu: bool) -> Eligibility {
+fn eligibility(agent: u8, gpu: bool, only: Option<usize>) -> Eligibility {
     let caps = if gpu {
         Capabilities::parse(["gpu"]).unwrap()
     } else {
         Capabilities::none()
     };
     let key = LimitKey::parse(&format!("agent:a{agent}")).unwrap();
-    Eligibility::with_capabilities(caps).with_key(key)
+    let eligibility = Eligibility::with_capabilities(caps).with_key(key);
+    match only {
+        Some(t) => eligibility.only_tenants(vec![TenantId::parse(TENANTS[t]).unwrap()]),
+        None => eligibility,
+    }
 }
 
 /// Sets the limits the model enforces.
@@ -691,8 +748,13 @@ async fn run_on_store(
                 deduplicated: e.deduplicated,
             })
         }
-        Op::Claim { agent: a, gpu, max } => store
-            .claim(&agent(a), &eligibility(a, gpu), max)
+        Op::Claim {
+            agent: a,
+            gpu,
+            max,
+            only,
+        } => store
+            .claim(&agent(a), &eligibility(a, gpu, only), max)
             .await
             .map(|leases| {
                 Outcome::Claimed(
@@ -838,16 +900,20 @@ proptest! {
     })]
 
     #[test]
-    fn memory_store_matches_the_reference_model(ops in prop::collection::vec(op(), 1..120)) {
+    fn memory_store_matches_the_reference_model(
+        ops in prop::collection::vec(op(), 1..120),
+        aging in prop::option::weighted(0.3, 2_000..60_000u64),
+    ) {
         block_on(async {
             let clock = ManualClock::default();
-            let store = MemoryQueueStore::try_new(QueueConfig::default(), std::sync::Arc::new(clock.clone())).unwrap();
+            let config = QueueConfig { aging_after: aging.map(Duration::from_millis), ..QueueConfig::default() };
+            let store = MemoryQueueStore::try_new(config, std::sync::Arc::new(clock.clone())).unwrap();
             for (name, weight) in TENANTS.iter().zip(WEIGHTS) {
                 let policy = TenantPolicy { weight, ..TenantPolicy::default() };
                 store.set_tenant_policy(&TenantId::parse(name).unwrap(), policy).await.unwrap();
             }
             set_limits(&store).await;
-            let mut model = Model::default();
+            let mut model = Model { aging, ..Model::default() };
             for (step, op) in ops.iter().enumerate() {
                 let got = run_on_store(&store, &clock, &model, op).await;
                 let want = model.apply(op);
