@@ -1,13 +1,17 @@
 //! Model test: random sequences of every queue operation run against `MemoryQueueStore` and a
 //! small, obviously-correct reference model (linear scans over a `Vec`), compared step by step.
 //!
-//! Invariants checked after every step: each task is in exactly the status the model says
-//! (so exactly one); no task is leased twice at once (one live fence per task, held by the
-//! agent the model says); claims come out in the documented order (strict priority, then
-//! stride-fair tenants, then FIFO; eligibility by capability and by concurrency limits on task,
-//! tenant and agent keys, tenant filters); with aging on in some cases, waiting tasks rise a level
-//! per interval; depth and per-agent load equal
-//! the model's; a task dead-letters exactly when a retryable failure uses its last attempt.
+//! Operations: enqueue (priorities, capabilities, limit keys, delays, dependencies, parents,
+//! idempotency keys), claim (capabilities, agent limits, tenant filters), start, heartbeat, ack,
+//! fail, release, cancel, replay, clock advances, reap, failover, and both purges; some cases turn
+//! aging on.
+//!
+//! Invariants checked after every step: each task is in exactly the status the model says (so
+//! exactly one), or gone once purged; no task is leased twice at once (one live fence per task,
+//! held by the agent the model says); claims come out in the documented order (strict priority,
+//! then stride-fair tenants, then FIFO, skipping what the claimant may not take); depth and
+//! per-agent load equal the model's; a task dead-letters exactly when a retryable failure uses its
+//! last attempt.
 
 use std::time::Duration;
 
@@ -60,6 +64,8 @@ enum Op {
     Advance(u64),
     Reap,
     FailOver(u8),
+    PurgeFinished(u64),
+    PurgeDead(u64),
 }
 
 fn priority() -> impl Strategy<Value = Priority> {
@@ -110,6 +116,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::Replay),
         3 => prop_oneof![0..3_000u64, 10_000..40_000u64].prop_map(Op::Advance),
         1 => Just(Op::Reap),
+        1 => (0..20_000u64).prop_map(Op::PurgeFinished),
+        1 => (0..20_000u64).prop_map(Op::PurgeDead),
         1 => (0..3u8).prop_map(Op::FailOver),
     ]
 }
@@ -135,6 +143,8 @@ enum Outcome {
     Stale(LeaseRefusal),
     IllegalTransition,
     NotDeadLettered,
+    NotFound,
+    Purged(u64),
     UnknownDependency,
     UnknownParent,
     Skipped,
@@ -145,6 +155,7 @@ fn outcome_of_error(err: QueueError) -> Outcome {
         QueueError::StaleLease { reason, .. } => Outcome::Stale(reason),
         QueueError::IllegalTransition { .. } => Outcome::IllegalTransition,
         QueueError::NotDeadLettered { .. } => Outcome::NotDeadLettered,
+        QueueError::NotFound(_) => Outcome::NotFound,
         QueueError::UnknownDependency { .. } => Outcome::UnknownDependency,
         QueueError::UnknownParent { .. } => Outcome::UnknownParent,
         other => panic!("unexpected error from the store: {other}"),
@@ -175,6 +186,12 @@ struct Task {
     level: Priority,
     /// When aging raises it next, while pending.
     aging_next: Option<u64>,
+    /// When it completed or was cancelled.
+    finished_at: Option<u64>,
+    /// When it was dead-lettered, while it is.
+    dead_at: Option<u64>,
+    /// Deleted by a purge: the store no longer knows it.
+    purged: bool,
 }
 
 /// The reference model: every rule written as directly as possible.
@@ -274,6 +291,10 @@ impl Model {
     fn finish(&mut self, i: usize, status: TaskStatus) {
         self.tasks[i].status = status;
         self.tasks[i].due = None;
+        match status {
+            TaskStatus::DeadLetter => self.tasks[i].dead_at = Some(self.now),
+            _ => self.tasks[i].finished_at = Some(self.now),
+        }
         if status != TaskStatus::Completed {
             self.cascade(i);
         }
@@ -329,7 +350,7 @@ impl Model {
             && let Some(existing) = self
                 .tasks
                 .iter()
-                .find(|t| t.tenant == tenant && t.key == Some(k))
+                .find(|t| !t.purged && t.tenant == tenant && t.key == Some(k))
         {
             return Outcome::Enqueued {
                 id: existing.id,
@@ -338,10 +359,10 @@ impl Model {
                 deduplicated: true,
             };
         }
-        if dep.is_some_and(|d| self.tasks[d].tenant != tenant) {
+        if dep.is_some_and(|d| self.tasks[d].purged || self.tasks[d].tenant != tenant) {
             return Outcome::UnknownDependency;
         }
-        if parent.is_some_and(|p| self.tasks[p].tenant != tenant) {
+        if parent.is_some_and(|p| self.tasks[p].purged || self.tasks[p].tenant != tenant) {
             return Outcome::UnknownParent;
         }
         let priority = priority
@@ -370,6 +391,9 @@ impl Model {
             key,
             level: priority,
             aging_next: None,
+            finished_at: None,
+            dead_at: None,
+            purged: false,
         });
         self.next_seq += 1;
         match dep.map(|d| self.tasks[d].status) {
@@ -469,6 +493,9 @@ impl Model {
 
     fn check(&self, token: &LeaseToken) -> Result<usize, Outcome> {
         let i = self.find(token.task);
+        if self.tasks[i].purged {
+            return Err(Outcome::NotFound);
+        }
         match (self.tasks[i].fence, self.tasks[i].expires) {
             (Some(f), Some(e)) if f == token.fence => {
                 if self.now >= e {
@@ -512,7 +539,20 @@ impl Model {
         held
     }
 
+    /// Deletes every task `doomed` says, counting them.
+    fn purge(&mut self, doomed: impl Fn(&Task) -> bool) -> Outcome {
+        let mut n = 0;
+        for t in self.tasks.iter_mut().filter(|t| !t.purged) {
+            if doomed(t) {
+                t.purged = true;
+                n += 1;
+            }
+        }
+        Outcome::Purged(n)
+    }
+
     fn apply(&mut self, op: &Op) -> Outcome {
+        let now = self.now;
         let lease =
             |n: usize| (!self.leases.is_empty()).then(|| self.leases[n % self.leases.len()]);
         let task = |n: usize| (!self.tasks.is_empty()).then(|| n % self.tasks.len());
@@ -553,6 +593,7 @@ impl Model {
                     Ok(i) => {
                         self.end_lease(i);
                         self.tasks[i].status = TaskStatus::Completed;
+                        self.tasks[i].finished_at = Some(self.now);
                         self.unblock(i);
                         Outcome::Ok
                     }
@@ -606,6 +647,7 @@ impl Model {
             },
             Op::Cancel(n) => match task(n) {
                 None => Outcome::Skipped,
+                Some(i) if self.tasks[i].purged => Outcome::NotFound,
                 Some(i) => match self.tasks[i].status {
                     TaskStatus::Assigned | TaskStatus::Running => {
                         self.tasks[i].cancel_requested = true;
@@ -620,8 +662,10 @@ impl Model {
             },
             Op::Replay(n) => match task(n) {
                 None => Outcome::Skipped,
+                Some(i) if self.tasks[i].purged => Outcome::NotFound,
                 Some(i) if self.tasks[i].status == TaskStatus::DeadLetter => {
                     self.tasks[i].attempts = 0;
+                    self.tasks[i].dead_at = None;
                     self.make_pending(i);
                     Outcome::Ok
                 }
@@ -640,6 +684,13 @@ impl Model {
                 let held = self.leased_in_expiry_order(|t| t.agent == Some(agent));
                 Outcome::Recovered(held.into_iter().map(|i| self.recover(i)).collect())
             }
+            Op::PurgeFinished(retention) => self.purge(|t| {
+                t.status.is_terminal() && t.finished_at.is_some_and(|at| at + retention < now)
+            }),
+            Op::PurgeDead(retention) => self.purge(|t| {
+                t.status == TaskStatus::DeadLetter
+                    && t.dead_at.is_some_and(|at| at + retention < now)
+            }),
         };
         // The store promotes due tasks whenever it is read; the checks below read it.
         self.promote();
@@ -809,6 +860,14 @@ async fn run_on_store(
             Ok(Outcome::Ok)
         }
         Op::Reap => store.reap_expired().await.map(recovered),
+        Op::PurgeFinished(ms) => store
+            .purge_finished(Duration::from_millis(ms))
+            .await
+            .map(Outcome::Purged),
+        Op::PurgeDead(ms) => store
+            .purge_dead_letters(Duration::from_millis(ms))
+            .await
+            .map(Outcome::Purged),
         Op::FailOver(a) => store.fail_over(&agent(a), "lost").await.map(recovered),
     };
     result.unwrap_or_else(outcome_of_error)
@@ -826,6 +885,15 @@ fn recovered(list: Vec<godel_queue::Requeued>) -> Outcome {
 async fn check_state(store: &MemoryQueueStore, model: &Model) {
     let mut fences = std::collections::HashSet::new();
     for t in &model.tasks {
+        if t.purged {
+            let err = store.get(t.id).await.unwrap_err();
+            assert!(
+                matches!(err, QueueError::NotFound(_)),
+                "{} was purged: {err}",
+                t.id
+            );
+            continue;
+        }
         let r = store.get(t.id).await.unwrap();
         assert_eq!(r.status, t.status, "status of {}", t.id);
         assert_eq!(r.priority, t.priority, "priority of {}", t.id);
