@@ -371,10 +371,7 @@ impl Workload<'_> {
         let crew = Crew::spawn(self, self.params.concurrency, enqueued);
         let finished = crew.wait(Self::deadline(enqueued)).await;
         let wall = started_at.elapsed();
-        let cpu = self
-            .cpu()
-            .zip(cpu_before)
-            .map(|(after, before)| after.since(&before));
+        let cpu = self.cpu_since(cpu_before);
         let starts = crew.stop(&mut self.errors).await;
         let waiting = self
             .store
@@ -434,10 +431,7 @@ impl Workload<'_> {
         }
         let finished = crew.wait(Self::deadline(0)).await;
         let wall = started_at.elapsed();
-        let cpu = self
-            .cpu()
-            .zip(cpu_before)
-            .map(|(after, before)| after.since(&before));
+        let cpu = self.cpu_since(cpu_before);
         let starts = crew.stop(&mut self.errors).await;
         if !finished {
             self.errors.push(format!(
@@ -510,6 +504,13 @@ impl Workload<'_> {
             .await
             .context("purge finished tasks")?;
         Ok(())
+    }
+
+    /// CPU used since `before` (a reading of [`Self::cpu`]), when both readings worked.
+    fn cpu_since(&mut self, before: Option<CpuSplit>) -> Option<CpuSplit> {
+        self.cpu()
+            .zip(before)
+            .map(|(after, before)| after.since(&before))
     }
 
     fn cpu(&mut self) -> Option<CpuSplit> {
