@@ -15,7 +15,10 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    pub(crate) fn new(kind: &'static str, value: &str, reason: impl Into<String>) -> Self {
+    /// An error for `value`, which was to be a `kind` (e.g. `"session id"`), failing for `reason`.
+    /// Crates that define their own validated values report with it too, so all read alike.
+    #[must_use]
+    pub fn new(kind: &'static str, value: &str, reason: impl Into<String>) -> Self {
         let value = value.chars().take(64).collect();
         Self {
             kind,
