@@ -118,6 +118,18 @@ macro_rules! queue_conformance {
             rate_limit_refills_with_time,
             depth_counts_due_waiting_tasks_by_priority_and_tenant,
             aging_raises_waiting_tasks_when_enabled,
+            list_pages_in_enqueue_order_without_gaps_or_repeats,
+            list_newest_first_pages_backwards,
+            list_cursor_survives_changes_between_pages,
+            list_filters_by_tenant,
+            list_filters_by_status_set,
+            list_filters_by_priority,
+            list_filters_by_assignee,
+            group_is_carried_to_the_record_and_filters,
+            list_combines_filters,
+            count_by_status_equals_the_filtered_lists,
+            purged_tasks_are_neither_listed_nor_counted,
+            list_and_count_see_due_tasks_as_pending,
         );
     };
     (@cases $factory:expr; $($case:ident),+ $(,)?) => {

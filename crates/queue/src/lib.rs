@@ -4,7 +4,8 @@
 //! weighted-fair sharing between tenants, FIFO within a tenant, leases with fencing tokens,
 //! retry with exponential backoff, dead letter with replay and purge, cancel, dependencies,
 //! delayed tasks, idempotency keys, priority inheritance, optional aging, concurrency and rate
-//! limits by key, exact load and depth accounting), the [`QueueStore`] port that SQL and Redis
+//! limits by key, exact load and depth accounting, listing and counting tasks by tenant,
+//! status, priority, assignee and group), the [`QueueStore`] port that SQL and Redis
 //! stores implement atomically, and [`MemoryQueueStore`], the reference implementation.
 //!
 //! What it is not: it knows nothing of other Godel crates, of databases, sockets or tokio.
@@ -115,7 +116,7 @@ pub use retry::{Jitter, NoJitter, RetryPolicy, SeededJitter};
 pub use status::TaskStatus;
 pub use store::{
     CancelOutcome, DeadLetterCursor, DeadLetterFilter, Depth, Enqueued, FailOutcome, QueueStats,
-    QueueStore, Requeued,
+    QueueStore, Requeued, StatusCounts, TaskQuery,
 };
 pub use task::{Failure, MAX_IDEMPOTENCY_KEY_LEN, NewTask, Payload, TaskRecord};
 

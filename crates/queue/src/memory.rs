@@ -1,8 +1,9 @@
 //! `MemoryQueueStore`: the reference [`QueueStore`], in process memory.
 //!
 //! One lock guards the whole state, so every operation is atomic and concurrent callers never
-//! see a half-done step; operations are short (logarithmic in waiting tasks) and never hold
-//! the lock across an `.await`. Nothing survives the process: use it for tests, for embedding
+//! see a half-done step; operations are short (logarithmic in waiting tasks, except `list` and
+//! `count`, which scan the tasks they filter: all, or one group's) and never hold the lock
+//! across an `.await`. Nothing survives the process: use it for tests, for embedding
 //! where tasks may be lost on exit, and as the ceiling other stores are measured against.
 
 mod keys;
@@ -25,7 +26,7 @@ use crate::retry::{Jitter, NoJitter};
 use crate::status::TaskStatus;
 use crate::store::{
     CancelOutcome, DeadLetterCursor, DeadLetterFilter, Depth, Enqueued, FailOutcome, QueueStats,
-    QueueStore, Requeued,
+    QueueStore, Requeued, StatusCounts, TaskQuery,
 };
 use crate::task::{Failure, NewTask, Payload, TaskRecord};
 
@@ -116,6 +117,21 @@ impl QueueStore for MemoryQueueStore {
     async fn get(&self, id: TaskId) -> Result<TaskRecord, QueueError> {
         let now = self.clock.now();
         self.lock().get(id, now)
+    }
+
+    async fn list(
+        &self,
+        query: &TaskQuery,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<TaskRecord>, QueueError> {
+        let now = self.clock.now();
+        Ok(self.lock().list(query, after, limit, now))
+    }
+
+    async fn count(&self, query: &TaskQuery) -> Result<StatusCounts, QueueError> {
+        let now = self.clock.now();
+        Ok(self.lock().count(query, now))
     }
 
     async fn claim(

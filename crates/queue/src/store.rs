@@ -1,11 +1,15 @@
 //! The `QueueStore` port: every operation a queue backend performs atomically.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 use crate::config::{Limit, TenantPolicy};
 use crate::error::QueueError;
@@ -58,6 +62,36 @@ pub trait QueueStore: Send + Sync {
     /// # Errors
     /// [`QueueError::NotFound`] when there is none (or it was purged).
     async fn get(&self, id: TaskId) -> Result<TaskRecord, QueueError>;
+
+    /// A page of the tasks matching `query`: at most `limit` of them, in enqueue order
+    /// ([`TaskRecord::seq`]) ascending, or descending when `query.newest_first`. `after` is the
+    /// `seq` of the last task of the previous page and is exclusive: ascending, the page starts
+    /// at the first greater `seq`; descending, at the first smaller one. `None` starts at the
+    /// oldest (newest) task.
+    ///
+    /// The cursor is a position, not a snapshot: a pass over the pages never repeats a task, and
+    /// never skips one that matches throughout the pass (a task may leave or enter the filter by
+    /// changing status between pages; ascending, tasks enqueued meanwhile come at the end). A page
+    /// shorter than `limit` means nothing further matched when it was read. Purged tasks are gone.
+    /// Statuses are those [`get`](Self::get) reports: a scheduled or failed task whose due time
+    /// has passed reads `pending`.
+    ///
+    /// # Errors
+    /// Only [`QueueError::Unavailable`].
+    async fn list(
+        &self,
+        query: &TaskQuery,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<TaskRecord>, QueueError>;
+
+    /// How many tasks match `query`, by status: exactly the tasks a pass of
+    /// [`list`](Self::list) with the same query would return at this instant, with the same
+    /// statuses (`newest_first` is ignored). Purged tasks are not counted.
+    ///
+    /// # Errors
+    /// Only [`QueueError::Unavailable`].
+    async fn count(&self, query: &TaskQuery) -> Result<StatusCounts, QueueError>;
 
     /// Leases up to `max` due tasks to `agent`, in claim order: strict priority, then
     /// weighted-fair across tenants (stride scheduling by tenant weight), then FIFO by enqueue
@@ -294,6 +328,139 @@ impl DeadLetterFilter {
     }
 }
 
+/// Which tasks [`QueueStore::list`] and [`QueueStore::count`] apply to; every set field must
+/// match. The default matches every task, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TaskQuery {
+    /// Only this tenant's.
+    pub tenant: Option<TenantId>,
+    /// Only those in one of these statuses; empty matches any status.
+    pub statuses: Vec<TaskStatus>,
+    /// Only this priority ([`TaskRecord::priority`]: after inheritance, not raised by aging).
+    pub priority: Option<Priority>,
+    /// Only those whose lease this agent holds now. [`TaskRecord::assignee`] is set only while a
+    /// task is `assigned` or `running` and is cleared when the lease ends (ack, fail, release,
+    /// expiry, failover), so this finds an agent's current tasks, never the ones it finished.
+    pub assignee: Option<AgentId>,
+    /// Only those enqueued in this group ([`NewTask::group`](crate::NewTask::group)).
+    pub group: Option<Uuid>,
+    /// List newest first (descending `seq`) instead of oldest first; ignored by counts.
+    pub newest_first: bool,
+}
+
+impl TaskQuery {
+    /// Whether `record` matches (`newest_first` plays no part).
+    #[must_use]
+    pub fn matches(&self, record: &TaskRecord) -> bool {
+        self.tenant.as_ref().is_none_or(|t| *t == record.tenant)
+            && (self.statuses.is_empty() || self.statuses.contains(&record.status))
+            && self.priority.is_none_or(|p| p == record.priority)
+            && self
+                .assignee
+                .as_ref()
+                .is_none_or(|a| record.assignee.as_ref() == Some(a))
+            && self.group.is_none_or(|g| record.group == Some(g))
+    }
+}
+
+/// Numbers of tasks by status, as [`QueueStore::count`] returns them. In JSON, an object with one
+/// key per status name (`{"pending": 2, "blocked": 0, ...}`); a status missing from the object
+/// reads as 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatusCounts {
+    /// Indexed by `slot(status)`, in the order of `TaskStatus::ALL`.
+    counts: [u64; TaskStatus::ALL.len()],
+}
+
+/// Where `status` is counted in [`StatusCounts`]: its position in [`TaskStatus::ALL`], which
+/// lists the statuses in declaration order.
+const fn slot(status: TaskStatus) -> usize {
+    status as usize
+}
+
+impl StatusCounts {
+    /// Tasks in `status`.
+    #[must_use]
+    pub const fn get(&self, status: TaskStatus) -> u64 {
+        self.counts[slot(status)]
+    }
+
+    /// Counts `n` more tasks in `status`.
+    pub const fn add(&mut self, status: TaskStatus, n: u64) {
+        self.counts[slot(status)] += n;
+    }
+
+    /// All tasks counted.
+    #[must_use]
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// Tasks that will not run again unless replayed: completed, cancelled and dead-lettered.
+    #[must_use]
+    pub const fn finished(&self) -> u64 {
+        self.get(TaskStatus::Completed)
+            + self.get(TaskStatus::Cancelled)
+            + self.get(TaskStatus::DeadLetter)
+    }
+
+    /// Whether every task counted is [`finished`](Self::finished) (also when there are none).
+    #[must_use]
+    pub fn all_finished(&self) -> bool {
+        self.finished() == self.total()
+    }
+
+    /// Every status with its count (zeros included), in the order of [`TaskStatus::ALL`].
+    pub fn iter(&self) -> impl Iterator<Item = (TaskStatus, u64)> + '_ {
+        TaskStatus::ALL.into_iter().map(|s| (s, self.get(s)))
+    }
+}
+
+impl FromIterator<TaskStatus> for StatusCounts {
+    fn from_iter<I: IntoIterator<Item = TaskStatus>>(statuses: I) -> Self {
+        let mut counts = Self::default();
+        for status in statuses {
+            counts.add(status, 1);
+        }
+        counts
+    }
+}
+
+impl Serialize for StatusCounts {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.counts.len()))?;
+        for (status, n) in self.iter() {
+            map.serialize_entry(status.as_str(), &n)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusCounts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct CountsVisitor;
+
+        impl<'de> Visitor<'de> for CountsVisitor {
+            type Value = StatusCounts;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map from task status to count")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StatusCounts, A::Error> {
+                let mut counts = StatusCounts::default();
+                while let Some((status, n)) = map.next_entry::<TaskStatus, u64>()? {
+                    counts.counts[slot(status)] = n;
+                }
+                Ok(counts)
+            }
+        }
+
+        d.deserialize_map(CountsVisitor)
+    }
+}
+
 /// Position in the dead letter order, to page from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct DeadLetterCursor {
@@ -355,4 +522,119 @@ pub struct QueueStats {
     pub dead_lettered: u64,
     /// Claims that skipped at least one eligible task because a limit key was at its limit.
     pub throttled: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_has_its_own_slot() {
+        for (i, status) in TaskStatus::ALL.into_iter().enumerate() {
+            assert_eq!(slot(status), i, "{status}");
+        }
+    }
+
+    #[test]
+    fn status_counts_sum_and_tell_finished_work() {
+        use TaskStatus::*;
+        let counts: StatusCounts = [
+            Pending, Running, Completed, Completed, DeadLetter, Cancelled,
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(counts.get(Completed), 2);
+        assert_eq!(counts.get(Blocked), 0);
+        assert_eq!(counts.total(), 6);
+        assert_eq!(counts.finished(), 4);
+        assert!(!counts.all_finished());
+        let done: StatusCounts = [Completed, Cancelled].into_iter().collect();
+        assert!(done.all_finished());
+        assert!(StatusCounts::default().all_finished());
+    }
+
+    #[test]
+    fn status_counts_are_a_json_object_keyed_by_status() {
+        let mut counts = StatusCounts::default();
+        counts.add(TaskStatus::DeadLetter, 3);
+        counts.add(TaskStatus::Pending, 1);
+        let json = serde_json::to_value(counts).unwrap();
+        assert_eq!(json["dead_letter"], 3);
+        assert_eq!(json["pending"], 1);
+        assert_eq!(json["running"], 0);
+        assert_eq!(json.as_object().unwrap().len(), 9);
+        assert_eq!(
+            serde_json::from_value::<StatusCounts>(json).unwrap(),
+            counts
+        );
+        let sparse: StatusCounts = serde_json::from_str(r#"{"running": 2}"#).unwrap();
+        assert_eq!(sparse.get(TaskStatus::Running), 2);
+        assert_eq!(sparse.total(), 2);
+        assert!(serde_json::from_str::<StatusCounts>(r#"{"done": 1}"#).is_err());
+    }
+
+    #[test]
+    fn an_empty_query_matches_everything_and_each_field_narrows() {
+        let query: TaskQuery = serde_json::from_str("{}").unwrap();
+        assert_eq!(query, TaskQuery::default());
+        let group = Uuid::from_u128(7);
+        let record = TaskRecord {
+            group: Some(group),
+            ..sample_record()
+        };
+        assert!(query.matches(&record));
+        let in_group = TaskQuery {
+            group: Some(group),
+            statuses: vec![TaskStatus::Running, TaskStatus::Pending],
+            ..TaskQuery::default()
+        };
+        assert!(in_group.matches(&record));
+        let other_group = TaskQuery {
+            group: Some(Uuid::from_u128(8)),
+            ..TaskQuery::default()
+        };
+        assert!(!other_group.matches(&record));
+        let not_pending = TaskQuery {
+            statuses: vec![TaskStatus::Running],
+            ..TaskQuery::default()
+        };
+        assert!(!not_pending.matches(&record));
+        let held = TaskQuery {
+            assignee: Some(AgentId::parse("a1").unwrap()),
+            ..TaskQuery::default()
+        };
+        assert!(!held.matches(&record), "a pending task has no assignee");
+    }
+
+    fn sample_record() -> TaskRecord {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        TaskRecord {
+            id: TaskId::from_u128(1),
+            tenant: TenantId::parse("acme").unwrap(),
+            priority: Priority::Medium,
+            status: TaskStatus::Pending,
+            payload: crate::task::Payload::default(),
+            capabilities: crate::ids::Capabilities::none(),
+            limit_keys: Vec::new().into(),
+            attempt_count: 0,
+            max_attempts: 3,
+            seq: 0,
+            created_at: now,
+            updated_at: now,
+            due_at: None,
+            started_at: None,
+            finished_at: None,
+            dead_lettered_at: None,
+            assignee: None,
+            lease_fence: None,
+            lease_expires_at: None,
+            cancel_requested: false,
+            last_error: None,
+            result: None,
+            depends_on: Vec::new().into(),
+            parent_id: None,
+            idempotency_key: None,
+            group: None,
+        }
+    }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 use crate::ids::{AgentId, Capabilities, LimitKey, TaskId, TenantId};
 use crate::priority::Priority;
@@ -81,6 +82,9 @@ pub struct NewTask {
     pub parent_id: Option<TaskId>,
     /// A per-tenant key: enqueueing a second task with the same key returns the first.
     pub idempotency_key: Option<String>,
+    /// An opaque group the task belongs to (Godel uses it for teams); the queue only stores it
+    /// and filters by it ([`TaskQuery::group`](crate::TaskQuery::group)).
+    pub group: Option<Uuid>,
 }
 
 /// Longest accepted idempotency key, in bytes.
@@ -102,6 +106,7 @@ impl NewTask {
             depends_on: Vec::new(),
             parent_id: None,
             idempotency_key: None,
+            group: None,
         }
     }
 
@@ -167,6 +172,13 @@ impl NewTask {
         self.idempotency_key = Some(key.into());
         self
     }
+
+    /// Puts the task in `group`.
+    #[must_use]
+    pub fn with_group(mut self, group: Uuid) -> Self {
+        self.group = Some(group);
+        self
+    }
 }
 
 /// A task as the store holds it.
@@ -190,7 +202,9 @@ pub struct TaskRecord {
     pub attempt_count: u32,
     /// Attempts before dead letter.
     pub max_attempts: u32,
-    /// Enqueue order: FIFO position within its tenant and priority.
+    /// Enqueue order across the whole store: unique, and greater for every later task (in a
+    /// batch, in batch order). It is the FIFO position within its tenant and priority, and the
+    /// cursor [`QueueStore::list`](crate::QueueStore::list) pages by.
     pub seq: u64,
     /// When it was enqueued.
     pub created_at: OffsetDateTime,
@@ -204,7 +218,8 @@ pub struct TaskRecord {
     pub finished_at: Option<OffsetDateTime>,
     /// When it entered the dead letter queue (while there).
     pub dead_lettered_at: Option<OffsetDateTime>,
-    /// The agent holding the lease, while leased.
+    /// The agent holding the lease, while leased (`assigned` or `running`); cleared when the
+    /// lease ends, however it ends.
     pub assignee: Option<AgentId>,
     /// The current lease's fencing token, while leased.
     pub lease_fence: Option<u64>,
@@ -222,6 +237,8 @@ pub struct TaskRecord {
     pub parent_id: Option<TaskId>,
     /// Its idempotency key.
     pub idempotency_key: Option<Arc<str>>,
+    /// The group it was enqueued in ([`NewTask::group`]).
+    pub group: Option<Uuid>,
 }
 
 /// Why an attempt failed, as reported by the lease holder.

@@ -98,6 +98,11 @@ uuid_id!(
     "team id"
 );
 uuid_id!(
+    /// A saved point of a session's state, to resume or migrate from.
+    CheckpointId,
+    "checkpoint id"
+);
+uuid_id!(
     /// One domain event; time-ordered, so sorting by id sorts by emission.
     EventId,
     "event id"

@@ -21,5 +21,5 @@ pub use godel_queue::{
     AgentId, Capabilities, Capability, Clock, ManualClock, ParseError, Priority, SystemClock,
     TaskId, TaskStatus, TenantId,
 };
-pub use ids::{EventId, InstanceId, SessionId, TeamId};
+pub use ids::{CheckpointId, EventId, InstanceId, SessionId, TeamId};
 pub use state::{AgentStatus, InstanceHealth, SessionState};

@@ -6,6 +6,7 @@ mod dependencies;
 mod enqueue;
 mod leases;
 mod limits;
+mod listing;
 mod order;
 mod retry;
 
@@ -14,5 +15,6 @@ pub use dependencies::*;
 pub use enqueue::*;
 pub use leases::*;
 pub use limits::*;
+pub use listing::*;
 pub use order::*;
 pub use retry::*;

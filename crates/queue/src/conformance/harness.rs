@@ -14,8 +14,8 @@ use crate::ids::{AgentId, Capabilities, TaskId, TenantId};
 use crate::lease::{Eligibility, Lease};
 use crate::priority::Priority;
 use crate::status::TaskStatus;
-use crate::store::QueueStore;
-use crate::task::NewTask;
+use crate::store::{QueueStore, TaskQuery};
+use crate::task::{NewTask, TaskRecord};
 
 /// A fresh store under test and the clock it reads.
 #[derive(Debug)]
@@ -102,6 +102,49 @@ impl<S: QueueStore> Harness<S> {
     /// The agent's load.
     pub async fn load(&self, agent: &str) -> u32 {
         self.store.load(&agent_id(agent)).await.expect("load")
+    }
+
+    /// Every task matching `query`, paged through `page` at a time (`page` > 0), checking on the
+    /// way that each page holds at most `page` tasks, that `seq` moves in the query's order
+    /// without repeats, and that only a short page ends the pass.
+    pub async fn list_all(&self, query: &TaskQuery, page: usize) -> Vec<TaskRecord> {
+        assert!(page > 0, "a page holds at least one task");
+        let mut all: Vec<TaskRecord> = Vec::new();
+        let mut after: Option<u64> = None;
+        for _ in 0..10_000 {
+            let records = self.store.list(query, after, page).await.expect("list");
+            assert!(records.len() <= page, "a page holds at most `limit` tasks");
+            for record in &records {
+                if let Some(prev) = after {
+                    let in_order = if query.newest_first {
+                        record.seq < prev
+                    } else {
+                        record.seq > prev
+                    };
+                    assert!(
+                        in_order,
+                        "seq {} after {prev} (newest_first: {})",
+                        record.seq, query.newest_first
+                    );
+                }
+                after = Some(record.seq);
+            }
+            let short = records.len() < page;
+            all.extend(records);
+            if short {
+                return all;
+            }
+        }
+        panic!("list never returned a short page")
+    }
+
+    /// The ids of every task matching `query`, paged `page` at a time (see [`Self::list_all`]).
+    pub async fn list_ids(&self, query: &TaskQuery, page: usize) -> Vec<TaskId> {
+        self.list_all(query, page)
+            .await
+            .into_iter()
+            .map(|r| r.id)
+            .collect()
     }
 }
 

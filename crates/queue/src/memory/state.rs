@@ -4,15 +4,17 @@
 //! pending in `waiting`, scheduled and failed in `timers`, leased in `leases`, dead-lettered in
 //! `dead`, completed and cancelled in `finished`, blocked only in `dependents` of the tasks it
 //! waits for. Every status change goes through [`State::set_status`], which checks it against
-//! the transition table and keeps the per-tenant queued counts.
+//! the transition table and keeps the per-tenant queued counts. Independent of status, `by_seq`
+//! (and `groups`, per group) holds every task in enqueue order, for listing.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 use super::keys::{KeyIdx, Keys};
 use super::lanes::{LaneCheck, ReqIdx, TenantIdx, WaitQueues};
@@ -25,7 +27,7 @@ use crate::retry::Jitter;
 use crate::status::TaskStatus;
 use crate::store::{
     CancelOutcome, DeadLetterCursor, DeadLetterFilter, Depth, Enqueued, FailOutcome, QueueStats,
-    Requeued,
+    Requeued, StatusCounts, TaskQuery,
 };
 use crate::task::{Failure, MAX_IDEMPOTENCY_KEY_LEN, NewTask, Payload, TaskRecord};
 
@@ -71,6 +73,10 @@ pub(super) struct State {
     /// Entries are boxed: one is ~380 bytes, and held inline every resize of the map moved them
     /// all (over half the time of enqueueing 1M tasks); boxed, a resize moves pointers.
     tasks: FxHashMap<TaskId, Box<Entry>>,
+    /// Every task by `seq`: the order `list` pages in.
+    by_seq: BTreeMap<u64, TaskId>,
+    /// The tasks of each group by `seq`, so a group is listed and counted without a full scan.
+    groups: FxHashMap<Uuid, BTreeMap<u64, TaskId>>,
     tenants: Vec<Tenant>,
     tenant_index: FxHashMap<TenantId, TenantIdx>,
     requirements: Vec<Requirement>,
@@ -95,6 +101,8 @@ impl State {
         Self {
             config,
             tasks: FxHashMap::default(),
+            by_seq: BTreeMap::new(),
+            groups: FxHashMap::default(),
             tenants: Vec::new(),
             tenant_index: FxHashMap::default(),
             requirements: Vec::new(),
@@ -500,6 +508,7 @@ impl State {
             depends_on: depends_on.into(),
             parent_id: task.parent_id,
             idempotency_key: idem_key.clone(),
+            group: task.group,
         };
         self.tasks.insert(
             id,
@@ -515,6 +524,10 @@ impl State {
                 claim_keys: Box::default(),
             }),
         );
+        self.by_seq.insert(seq, id);
+        if let Some(group) = task.group {
+            self.groups.entry(group).or_default().insert(seq, id);
+        }
         self.tenants[t.0 as usize].queued += 1; // counted as blocked until placed
         if let Some(key) = idem_key {
             self.idempotency.insert((t, key), id);
@@ -993,6 +1006,16 @@ impl State {
 
     fn remove_task(&mut self, id: TaskId) {
         if let Some(entry) = self.tasks.remove(&id) {
+            let seq = entry.record.seq;
+            self.by_seq.remove(&seq);
+            if let Some(group) = entry.record.group
+                && let Some(members) = self.groups.get_mut(&group)
+            {
+                members.remove(&seq);
+                if members.is_empty() {
+                    self.groups.remove(&group);
+                }
+            }
             if let Some(key) = entry.record.idempotency_key {
                 self.idempotency.remove(&(entry.tenant, key));
             }
@@ -1048,6 +1071,65 @@ impl State {
     ) -> Result<TaskRecord, QueueError> {
         self.catch_up(now);
         Ok(self.entry(id)?.record.clone())
+    }
+
+    /// The tasks `list` and `count` scan for `query`, by `seq`: its group's when it names one
+    /// (`None` when the group has no task), else every task.
+    fn seq_index(&self, query: &TaskQuery) -> Option<&BTreeMap<u64, TaskId>> {
+        match query.group {
+            Some(group) => self.groups.get(&group),
+            None => Some(&self.by_seq),
+        }
+    }
+
+    /// A page of matching tasks in `seq` order. Finding the start costs O(log n); then each task
+    /// of the scanned index (the group's, or all) costs one filter check until the page is full,
+    /// so a filter that matches few tasks of a large index scans most of it.
+    pub(super) fn list(
+        &mut self,
+        query: &TaskQuery,
+        after: Option<u64>,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Vec<TaskRecord> {
+        self.catch_up(now);
+        let Some(index) = self.seq_index(query) else {
+            return Vec::new();
+        };
+        let matching = |(_, id): (&u64, &TaskId)| {
+            let record = &self.tasks[id].record;
+            query.matches(record).then(|| record.clone())
+        };
+        let after = after.map_or(Bound::Unbounded, Bound::Excluded);
+        if query.newest_first {
+            index
+                .range((Bound::Unbounded, after))
+                .rev()
+                .filter_map(matching)
+                .take(limit)
+                .collect()
+        } else {
+            index
+                .range((after, Bound::Unbounded))
+                .filter_map(matching)
+                .take(limit)
+                .collect()
+        }
+    }
+
+    /// Matching tasks by status: one filter check per task of the scanned index (the group's,
+    /// or all), O(n).
+    pub(super) fn count(&mut self, query: &TaskQuery, now: OffsetDateTime) -> StatusCounts {
+        self.catch_up(now);
+        let Some(index) = self.seq_index(query) else {
+            return StatusCounts::default();
+        };
+        index
+            .values()
+            .map(|id| &self.tasks[id].record)
+            .filter(|record| query.matches(record))
+            .map(|record| record.status)
+            .collect()
     }
 
     pub(super) fn depth(&mut self, now: OffsetDateTime) -> Depth {
