@@ -112,7 +112,8 @@ async fn write(log: &dyn EventLog, batch: &mut Vec<Event>) {
             }
             Err(e) => {
                 tracing::error!(error = %e, events = batch.len(), "audit append failed; events not recorded");
-                metrics::counter!(crate::metrics::AUDIT_EVENTS_DROPPED).increment(batch.len() as u64);
+                metrics::counter!(crate::metrics::AUDIT_EVENTS_DROPPED)
+                    .increment(batch.len() as u64);
             }
         }
     }

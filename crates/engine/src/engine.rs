@@ -11,9 +11,7 @@ use godel_federation::{Autoscaler, Provisioner};
 use godel_lifecycle::GatewayConnector;
 use godel_queue::TaskRecord;
 use godel_scheduling::Router;
-use godel_types::{
-    Clock, Event, EventBody, TaskEvent, TaskEventKind, TaskId, TenantId,
-};
+use godel_types::{Clock, Event, EventBody, TaskEvent, TaskEventKind, TaskId, TenantId};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 

@@ -85,10 +85,11 @@ impl FleetState {
             .map(|slot| {
                 let record = &slot.record;
                 let instance = self.instances.get(&record.instance);
-                let available = instance.is_some_and(|i| {
-                    i.instance.accepts_work()
-                        && !matches!(i.breaker.state(now), BreakerState::Open { .. })
-                }) && !matches!(record.status, AgentStatus::Offline | AgentStatus::Error);
+                let available =
+                    instance.is_some_and(|i| {
+                        i.instance.accepts_work()
+                            && !matches!(i.breaker.state(now), BreakerState::Open { .. })
+                    }) && !matches!(record.status, AgentStatus::Offline | AgentStatus::Error);
                 let mut snapshot =
                     AgentSnapshot::new(record.id.clone(), record.instance, record.max_capacity);
                 snapshot.capabilities = record.capabilities.clone();

@@ -13,7 +13,13 @@ use support::{Mode, World, failure, prompt};
 const MINUTE: Duration = Duration::from_secs(60);
 
 async fn status_of(world: &World, id: godel_types::TaskId) -> TaskStatus {
-    world.engine.tasks().get(&world.tenant, id).await.unwrap().status
+    world
+        .engine
+        .tasks()
+        .get(&world.tenant, id)
+        .await
+        .unwrap()
+        .status
 }
 
 #[tokio::test(start_paused = true)]
@@ -57,7 +63,9 @@ async fn a_task_goes_only_to_an_agent_with_its_capabilities() {
         .await;
     for i in 0..3 {
         world
-            .submit(&format!("rust-{i}"), |t| t.capabilities = vec!["rust".into()])
+            .submit(&format!("rust-{i}"), |t| {
+                t.capabilities = vec!["rust".into()]
+            })
             .await;
     }
     for _ in 0..3 {
@@ -98,7 +106,11 @@ async fn tasks_bound_to_a_session_run_in_it_one_at_a_time() {
         // Nothing else starts while this run holds the session.
         tokio::time::sleep(Duration::from_secs(5)).await;
         assert!(world.started.try_recv().is_err());
-        let gateway = if started.endpoint == a.endpoint { &a } else { &b };
+        let gateway = if started.endpoint == a.endpoint {
+            &a
+        } else {
+            &b
+        };
         assert!(gateway.finish(&started.request.run, RunEvent::Completed { reply: None }));
     }
     for id in ids {
@@ -126,7 +138,12 @@ async fn failed_runs_are_retried_with_backoff_then_dead_lettered() {
             status_of(&world, task.id).await == TaskStatus::DeadLetter
         })
         .await;
-    let view = world.engine.tasks().get(&world.tenant, task.id).await.unwrap();
+    let view = world
+        .engine
+        .tasks()
+        .get(&world.tenant, task.id)
+        .await
+        .unwrap();
     assert_eq!(view.attempt_count, 3);
     assert_eq!(view.last_error.as_deref(), Some("boom 3"));
     assert_eq!(view.runs.len(), 3, "each attempt is a recorded run");
@@ -137,9 +154,17 @@ async fn failed_runs_are_retried_with_backoff_then_dead_lettered() {
         }
     }
     assert_eq!(names.iter().filter(|n| **n == "task.retried").count(), 2);
-    assert_eq!(names.iter().filter(|n| **n == "task.dead_lettered").count(), 1);
+    assert_eq!(
+        names.iter().filter(|n| **n == "task.dead_lettered").count(),
+        1
+    );
     // A manual retry gives it a fresh set of attempts, and it runs again.
-    world.engine.tasks().retry(&world.tenant, task.id).await.unwrap();
+    world
+        .engine
+        .tasks()
+        .retry(&world.tenant, task.id)
+        .await
+        .unwrap();
     let again = world.next_started().await;
     assert_eq!(prompt(&again), "flaky");
     world.shutdown().await;
@@ -168,9 +193,20 @@ async fn a_lease_left_by_a_crashed_dispatcher_expires_and_the_task_still_runs() 
             status_of(&world, task.id).await == TaskStatus::Completed
         })
         .await;
-    let view = world.engine.tasks().get(&world.tenant, task.id).await.unwrap();
-    assert_eq!(view.attempt_count, 1, "the expired lease counted as one attempt");
-    assert!(queue.ack(&lease[0].token, None).await.is_err(), "the stale holder is fenced off");
+    let view = world
+        .engine
+        .tasks()
+        .get(&world.tenant, task.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        view.attempt_count, 1,
+        "the expired lease counted as one attempt"
+    );
+    assert!(
+        queue.ack(&lease[0].token, None).await.is_err(),
+        "the stale holder is fenced off"
+    );
     world.shutdown().await;
 }
 
@@ -187,7 +223,10 @@ async fn an_instance_going_unhealthy_mid_run_fails_its_task_over_within_one_heal
     a.set_healthy(false);
     let died = tokio::time::Instant::now();
     let second = world.next_started().await;
-    assert_eq!(second.endpoint, b.endpoint, "it moved to the healthy instance");
+    assert_eq!(
+        second.endpoint, b.endpoint,
+        "it moved to the healthy instance"
+    );
     assert_eq!(prompt(&second), "long");
     let health = godel_federation::HealthConfig::default();
     let allowed = health.probe_interval * (health.unhealthy_after + 1);
@@ -231,8 +270,15 @@ async fn cancelling_a_waiting_task_is_immediate_and_a_running_one_is_aborted() {
             status_of(&world, running.id).await == TaskStatus::Cancelled
         })
         .await;
-    assert!(gateway.aborts.load(std::sync::atomic::Ordering::SeqCst) >= 1, "abort reached the gateway");
-    let again = world.engine.tasks().cancel(&world.tenant, running.id, "twice").await;
+    assert!(
+        gateway.aborts.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "abort reached the gateway"
+    );
+    let again = world
+        .engine
+        .tasks()
+        .cancel(&world.tenant, running.id, "twice")
+        .await;
     assert!(matches!(again, Err(godel_engine::EngineError::Conflict(_))));
     world.shutdown().await;
 }
@@ -242,8 +288,12 @@ async fn dependent_tasks_run_only_after_their_dependencies_complete() {
     let mut world = World::new();
     let (gateway, _) = world.add_instance("a", &[], 4, Mode::Manual).await;
     let build = world.submit("build", |_| {}).await;
-    let test = world.submit("test", |t| t.depends_on = vec![build.id]).await;
-    world.submit("deploy", |t| t.depends_on = vec![test.id]).await;
+    let test = world
+        .submit("test", |t| t.depends_on = vec![build.id])
+        .await;
+    world
+        .submit("deploy", |t| t.depends_on = vec![test.id])
+        .await;
     assert_eq!(status_of(&world, test.id).await, TaskStatus::Blocked);
     for expected in ["build", "test", "deploy"] {
         let started = world.next_started().await;
@@ -262,13 +312,22 @@ async fn load_never_drifts_whatever_the_outcomes() {
     let (b, _) = world.add_instance("b", &[], 3, Mode::Manual).await;
     let mut ids = Vec::new();
     for i in 0..24 {
-        ids.push(world.submit(&format!("t{i}"), |t| t.max_attempts = Some(2)).await.id);
+        ids.push(
+            world
+                .submit(&format!("t{i}"), |t| t.max_attempts = Some(2))
+                .await
+                .id,
+        );
     }
     let mut ended = 0;
     let mut n = 0u32;
     while ended < 24 {
         let started = world.next_started().await;
-        let gateway = if started.endpoint == a.endpoint { &a } else { &b };
+        let gateway = if started.endpoint == a.endpoint {
+            &a
+        } else {
+            &b
+        };
         n += 1;
         let event = match n % 3 {
             0 => failure("flaky"),
@@ -304,7 +363,10 @@ async fn load_never_drifts_whatever_the_outcomes() {
         })
         .await;
     for agent in world.engine.agents().list().await.unwrap() {
-        assert_eq!(world.engine.stores().queue.load(&agent.id).await.unwrap(), 0);
+        assert_eq!(
+            world.engine.stores().queue.load(&agent.id).await.unwrap(),
+            0
+        );
     }
     world.shutdown().await;
 }
@@ -319,9 +381,19 @@ async fn shutdown_returns_unfinished_work_to_the_queue_and_stops_every_loop() {
     assert_eq!(report.returned, 1);
     let record = world.engine.stores().queue.get(task.id).await.unwrap();
     assert_eq!(record.status, TaskStatus::Pending, "given back, not failed");
-    assert_eq!(record.attempt_count, 0, "a shutdown does not cost an attempt");
-    let refused = world.engine.tasks().submit(&world.tenant, Default::default()).await;
-    assert!(matches!(refused, Err(godel_engine::EngineError::ShuttingDown)));
+    assert_eq!(
+        record.attempt_count, 0,
+        "a shutdown does not cost an attempt"
+    );
+    let refused = world
+        .engine
+        .tasks()
+        .submit(&world.tenant, Default::default())
+        .await;
+    assert!(matches!(
+        refused,
+        Err(godel_engine::EngineError::ShuttingDown)
+    ));
 }
 
 #[tokio::test(start_paused = true)]
@@ -408,7 +480,10 @@ async fn tasks_are_listed_with_filters_and_cursor_paging() {
         team: Some(team),
         ..Default::default()
     };
-    assert_eq!(tasks.list(&world.tenant, &team_query).await.unwrap().total, 4);
+    assert_eq!(
+        tasks.list(&world.tenant, &team_query).await.unwrap().total,
+        4
+    );
     let progress = tasks.team_progress(&world.tenant, team).await.unwrap();
     assert_eq!((progress.total, progress.waiting), (4, 4));
     let bad = godel_engine::TaskListQuery {
@@ -417,6 +492,9 @@ async fn tasks_are_listed_with_filters_and_cursor_paging() {
     };
     assert!(matches!(
         tasks.list(&world.tenant, &bad).await,
-        Err(godel_engine::EngineError::Invalid { field: "cursor", .. })
+        Err(godel_engine::EngineError::Invalid {
+            field: "cursor",
+            ..
+        })
     ));
 }

@@ -193,7 +193,10 @@ impl EventName {
         let session = SessionEventKind::ALL.iter().map(|k| Self::Session(*k));
         let instance = InstanceEventKind::ALL.iter().map(|k| Self::Instance(*k));
         let system = SystemEventKind::ALL.iter().map(|k| Self::System(*k));
-        task.chain(agent).chain(session).chain(instance).chain(system)
+        task.chain(agent)
+            .chain(session)
+            .chain(instance)
+            .chain(system)
     }
 
     /// The name as text, e.g. `task.created`.
@@ -285,9 +288,7 @@ impl<'de> Deserialize<'de> for EventBody {
         let body = match wire.event {
             EventName::Task(k) => serde_json::from_value(wire.data).map(|d| Self::Task(k, d)),
             EventName::Agent(k) => serde_json::from_value(wire.data).map(|d| Self::Agent(k, d)),
-            EventName::Session(k) => {
-                serde_json::from_value(wire.data).map(|d| Self::Session(k, d))
-            }
+            EventName::Session(k) => serde_json::from_value(wire.data).map(|d| Self::Session(k, d)),
             EventName::Instance(k) => {
                 serde_json::from_value(wire.data).map(|d| Self::Instance(k, d))
             }

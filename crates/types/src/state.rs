@@ -145,7 +145,10 @@ mod tests {
 
     #[test]
     fn exactly_five_session_states_are_terminal() {
-        let terminal: Vec<_> = SessionState::ALL.iter().filter(|s| s.is_terminal()).collect();
+        let terminal: Vec<_> = SessionState::ALL
+            .iter()
+            .filter(|s| s.is_terminal())
+            .collect();
         assert_eq!(terminal.len(), 5);
         assert!(!SessionState::Paused.is_terminal());
     }

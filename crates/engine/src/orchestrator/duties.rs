@@ -11,8 +11,8 @@ use godel_federation::{
 use godel_lifecycle::{AgentRecord, SessionCommand, SessionFilter};
 use godel_queue::{Requeued, TaskStatus};
 use godel_types::{
-    AgentId, EventBody, InstanceEvent, InstanceEventKind, InstanceHealth, InstanceId,
-    SystemEvent, SystemEventKind, TaskEventKind,
+    AgentId, EventBody, InstanceEvent, InstanceEventKind, InstanceHealth, InstanceId, SystemEvent,
+    SystemEventKind, TaskEventKind,
 };
 use tokio::sync::watch;
 use tokio::time::{MissedTickBehavior, interval};
@@ -392,7 +392,12 @@ async fn autoscale(inner: &Inner) {
     };
     inner.publish(
         None,
-        EventBody::System(SystemEventKind::Alert, SystemEvent { message: format!("autoscaler: {message}") }),
+        EventBody::System(
+            SystemEventKind::Alert,
+            SystemEvent {
+                message: format!("autoscaler: {message}"),
+            },
+        ),
     );
     let Some(provisioner) = &inner.provisioner else {
         tracing::info!(decision = ?decision, "autoscaler decided; no provisioner configured");
@@ -409,7 +414,10 @@ async fn autoscale(inner: &Inner) {
                 };
                 match provisioner.start(request).await {
                     Ok(provisioned) => {
-                        if let Err(e) = crate::services::instances::add(inner, provisioned.id, provisioned.spec).await {
+                        if let Err(e) =
+                            crate::services::instances::add(inner, provisioned.id, provisioned.spec)
+                                .await
+                        {
                             tracing::warn!(error = %e, "registering a provisioned instance failed");
                         }
                     }

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use godel_lifecycle::{
-    Gateway, RunEvent, RunFailure, RunId, RunOutcome, RunRecord, RunRequest, RunWait,
-    TaskDetails,
+    Gateway, RunEvent, RunFailure, RunId, RunOutcome, RunRecord, RunRequest, RunWait, TaskDetails,
 };
 use godel_queue::{ErrorKind, FailOutcome, Failure, Lease, LeaseToken, Payload};
 use godel_types::{AgentEvent, AgentEventKind, AgentId, AgentStatus, EventBody, TaskEventKind};
@@ -74,7 +73,10 @@ pub(crate) async fn follow(
     }
     {
         let mut runs = inner.runs();
-        if runs.get(&task).is_some_and(|c| c.fence == lease.token.fence) {
+        if runs
+            .get(&task)
+            .is_some_and(|c| c.fence == lease.token.fence)
+        {
             runs.remove(&task);
         }
     }
@@ -164,10 +166,7 @@ async fn attempt(
     };
     if let Err(e) = inner.stores.queue.start(token).await {
         tracing::warn!(error = %e, task = %record.id, "lease lost before the run started");
-        let _ = route
-            .gateway
-            .abort(&prepared.session.key, Some(&run))
-            .await;
+        let _ = route.gateway.abort(&prepared.session.key, Some(&run)).await;
         session::finish(inner, &mut prepared, false).await;
         return;
     }
@@ -200,7 +199,10 @@ async fn attempt(
         e.run_id = Some(run.to_string());
     });
 
-    let ending = watch_run(inner, lease, &route, &prepared, &run, handle, timeout, &mut stop).await;
+    let ending = watch_run(
+        inner, lease, &route, &prepared, &run, handle, timeout, &mut stop,
+    )
+    .await;
 
     let outcome = match &ending {
         Ending::Completed(_) => RunOutcome::Completed,
@@ -212,7 +214,9 @@ async fn attempt(
         Ending::LeaseLost | Ending::Returned => RunOutcome::Lost {
             reason: "lease given up".into(),
         },
-        Ending::GatewayLost(why) => RunOutcome::Lost { reason: why.clone() },
+        Ending::GatewayLost(why) => RunOutcome::Lost {
+            reason: why.clone(),
+        },
     };
     let _ = inner
         .stores
@@ -242,7 +246,12 @@ async fn attempt(
             end_attempt(inner, lease, failure).await;
         }
         Ending::Aborted => {
-            end_attempt(inner, lease, Failure::retryable("run aborted on the gateway")).await;
+            end_attempt(
+                inner,
+                lease,
+                Failure::retryable("run aborted on the gateway"),
+            )
+            .await;
         }
         Ending::GatewayLost(why) => {
             breaker_result(inner, &route, false);
@@ -339,7 +348,9 @@ async fn confirm(inner: &Inner, gateway: &dyn Gateway, run: &RunId, why: &str) -
     match gateway.wait(run, inner.config.dispatch.wait_timeout).await {
         Ok(RunWait::Completed { reply }) => Ending::Completed(reply),
         Ok(RunWait::Failed(f)) => Ending::Failed(f),
-        Ok(RunWait::Running) => Ending::GatewayLost(format!("{why}; run still going, not followed")),
+        Ok(RunWait::Running) => {
+            Ending::GatewayLost(format!("{why}; run still going, not followed"))
+        }
         Err(e) => Ending::GatewayLost(format!("{why}; {e}")),
     }
 }
@@ -369,7 +380,8 @@ pub(crate) async fn end_attempt(inner: &Inner, lease: &Lease, failure: Failure) 
             metrics::counter!(crate::metrics::TASKS_COMPLETED, "priority" => lease.task.priority.as_str(), "status" => status).increment(1);
             match outcome {
                 FailOutcome::Retrying { due_at, .. } => {
-                    publish_current(inner, lease, TaskEventKind::Failed, Some(message.clone())).await;
+                    publish_current(inner, lease, TaskEventKind::Failed, Some(message.clone()))
+                        .await;
                     let record = inner.stores.queue.get(lease.task.id).await;
                     if let Ok(record) = record {
                         inner.publish_task(TaskEventKind::Retried, &record, |e| {
@@ -379,7 +391,8 @@ pub(crate) async fn end_attempt(inner: &Inner, lease: &Lease, failure: Failure) 
                     }
                 }
                 FailOutcome::DeadLettered => {
-                    publish_current(inner, lease, TaskEventKind::Failed, Some(message.clone())).await;
+                    publish_current(inner, lease, TaskEventKind::Failed, Some(message.clone()))
+                        .await;
                     publish_current(inner, lease, TaskEventKind::DeadLettered, Some(message)).await;
                 }
                 FailOutcome::Cancelled => {
@@ -400,7 +413,12 @@ async fn give_back(inner: &Inner, token: &LeaseToken, why: &str) {
 }
 
 /// Publishes `kind` with the task's current record.
-async fn publish_current(inner: &Inner, lease: &Lease, kind: TaskEventKind, message: Option<String>) {
+async fn publish_current(
+    inner: &Inner,
+    lease: &Lease,
+    kind: TaskEventKind,
+    message: Option<String>,
+) {
     let record = inner
         .stores
         .queue

@@ -139,7 +139,11 @@ async fn open(
     );
     inner.stores.sessions.insert(session.clone()).await?;
     transition(inner, &mut session, SessionCommand::Initialize).await?;
-    if let Err(e) = route.gateway.ensure_session(&key, &route.gateway_agent).await {
+    if let Err(e) = route
+        .gateway
+        .ensure_session(&key, &route.gateway_agent)
+        .await
+    {
         let _ = transition(
             inner,
             &mut session,

@@ -59,7 +59,9 @@ pub(crate) async fn add(inner: &Inner, record: AgentRecord) -> Result<(), Engine
     let load = inner.stores.queue.load(&record.id).await.unwrap_or(0);
     {
         let mut fleet = inner.fleet.lock();
-        fleet.ledger.set_capacity(record.id.clone(), record.max_capacity);
+        fleet
+            .ledger
+            .set_capacity(record.id.clone(), record.max_capacity);
         fleet.ledger.set_load(record.id.clone(), load);
         fleet.agents.insert(
             record.id.clone(),
@@ -69,7 +71,9 @@ pub(crate) async fn add(inner: &Inner, record: AgentRecord) -> Result<(), Engine
             },
         );
     }
-    inner.bus.publish(record.event(AgentEventKind::Connected, load, inner.clock.now()));
+    inner
+        .bus
+        .publish(record.event(AgentEventKind::Connected, load, inner.clock.now()));
     inner.wake.notify_one();
     Ok(())
 }
@@ -153,7 +157,12 @@ impl AgentService {
     pub async fn deregister(&self, id: &AgentId) -> Result<AgentRecord, EngineError> {
         let record = self.inner.stores.agents.remove(id).await?;
         self.inner.fleet.lock().agents.remove(id);
-        let requeued = self.inner.stores.queue.fail_over(id, "agent deregistered").await?;
+        let requeued = self
+            .inner
+            .stores
+            .queue
+            .fail_over(id, "agent deregistered")
+            .await?;
         crate::orchestrator::duties::requeued_events(&self.inner, &requeued, "agent deregistered")
             .await;
         self.inner.bus.publish(record.event(

@@ -139,7 +139,14 @@ impl InstanceService {
                 fleet.agents.remove(&agent);
             }
         }
-        for agent in self.inner.stores.agents.list(Some(id)).await.unwrap_or_default() {
+        for agent in self
+            .inner
+            .stores
+            .agents
+            .list(Some(id))
+            .await
+            .unwrap_or_default()
+        {
             let _ = self.inner.stores.agents.remove(&agent.id).await;
         }
         self.inner.stores.instances.deregister(id).await?;

@@ -86,7 +86,9 @@ impl SessionService {
                     router
                         .route(&req, &snapshots)
                         .map(|d| d.agent)
-                        .ok_or_else(|| EngineError::OverCapacity("no agent can take a session".into()))?
+                        .ok_or_else(|| {
+                            EngineError::OverCapacity("no agent can take a session".into())
+                        })?
                 }
             };
             let route = fleet
@@ -108,7 +110,11 @@ impl SessionService {
         );
         inner.stores.sessions.insert(session.clone()).await?;
         transition(inner, &mut session, SessionCommand::Initialize).await?;
-        if let Err(e) = route.gateway.ensure_session(&key, &route.gateway_agent).await {
+        if let Err(e) = route
+            .gateway
+            .ensure_session(&key, &route.gateway_agent)
+            .await
+        {
             transition(
                 inner,
                 &mut session,
@@ -131,7 +137,11 @@ impl SessionService {
     ///
     /// # Errors
     /// [`EngineError::NotFound`].
-    pub async fn get(&self, tenant: &TenantId, id: SessionId) -> Result<SessionRecord, EngineError> {
+    pub async fn get(
+        &self,
+        tenant: &TenantId,
+        id: SessionId,
+    ) -> Result<SessionRecord, EngineError> {
         Ok(self.inner.stores.sessions.get(tenant, id).await?)
     }
 
@@ -147,14 +157,23 @@ impl SessionService {
         limit: usize,
     ) -> Result<Vec<SessionRecord>, EngineError> {
         filter.tenant = Some(tenant.clone());
-        Ok(self.inner.stores.sessions.list(&filter, after, limit.min(100)).await?)
+        Ok(self
+            .inner
+            .stores
+            .sessions
+            .list(&filter, after, limit.min(100))
+            .await?)
     }
 
     /// Pauses a session: no new run starts in it until resumed.
     ///
     /// # Errors
     /// [`EngineError::NotFound`]; [`EngineError::Conflict`] when it cannot pause now.
-    pub async fn pause(&self, tenant: &TenantId, id: SessionId) -> Result<SessionRecord, EngineError> {
+    pub async fn pause(
+        &self,
+        tenant: &TenantId,
+        id: SessionId,
+    ) -> Result<SessionRecord, EngineError> {
         self.command(tenant, id, SessionCommand::Pause).await
     }
 
@@ -162,7 +181,11 @@ impl SessionService {
     ///
     /// # Errors
     /// [`EngineError::NotFound`]; [`EngineError::Conflict`] when it is not paused.
-    pub async fn resume(&self, tenant: &TenantId, id: SessionId) -> Result<SessionRecord, EngineError> {
+    pub async fn resume(
+        &self,
+        tenant: &TenantId,
+        id: SessionId,
+    ) -> Result<SessionRecord, EngineError> {
         let session = self.command(tenant, id, SessionCommand::Resume).await?;
         self.inner.wake.notify_one();
         Ok(session)
@@ -202,7 +225,11 @@ impl SessionService {
             },
         )
         .await?;
-        self.inner.stores.checkpoints.save(checkpoint.clone()).await?;
+        self.inner
+            .stores
+            .checkpoints
+            .save(checkpoint.clone())
+            .await?;
         Ok(checkpoint)
     }
 
@@ -252,7 +279,11 @@ impl SessionService {
     ///
     /// # Errors
     /// [`EngineError::NotFound`]; [`EngineError::Conflict`] when it already ended.
-    pub async fn terminate(&self, tenant: &TenantId, id: SessionId) -> Result<SessionRecord, EngineError> {
+    pub async fn terminate(
+        &self,
+        tenant: &TenantId,
+        id: SessionId,
+    ) -> Result<SessionRecord, EngineError> {
         let session = self
             .command(
                 tenant,

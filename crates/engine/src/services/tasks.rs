@@ -141,10 +141,18 @@ impl TaskService {
                 return Err(EngineError::invalid("payload.prompt", "must not be empty"));
             }
             Some(p) if p.len() > MAX_PROMPT_LEN => {
-                return Err(EngineError::invalid("payload.prompt", "longer than 512 KiB"));
+                return Err(EngineError::invalid(
+                    "payload.prompt",
+                    "longer than 512 KiB",
+                ));
             }
             Some(_) => {}
-            None => return Err(EngineError::invalid("payload.prompt", "a string is required")),
+            None => {
+                return Err(EngineError::invalid(
+                    "payload.prompt",
+                    "a string is required",
+                ));
+            }
         }
         let mut task = NewTask::new(tenant.clone(), r.payload.clone());
         if let Some(p) = r.priority {
@@ -159,19 +167,28 @@ impl TaskService {
         if let Some(t) = r.timeout_s
             && (t == 0 || t > MAX_TIMEOUT_S)
         {
-            return Err(EngineError::invalid("timeout_s", "must be 1 to 86400 seconds"));
+            return Err(EngineError::invalid(
+                "timeout_s",
+                "must be 1 to 86400 seconds",
+            ));
         }
         if let Some(at) = r.scheduled_at {
             let now = self.inner.clock.now();
             if at > now + Duration::from_secs(366 * 86_400) {
-                return Err(EngineError::invalid("scheduled_at", "more than a year ahead"));
+                return Err(EngineError::invalid(
+                    "scheduled_at",
+                    "more than a year ahead",
+                ));
             }
             task = task.scheduled_at(at);
         }
         let caps = Capabilities::parse(r.capabilities.iter().map(String::as_str))
             .map_err(|e| EngineError::invalid("capabilities", e.to_string()))?;
         if caps.iter().any(|c| c.as_str().starts_with("session:")) {
-            return Err(EngineError::invalid("capabilities", "the prefix session: is reserved"));
+            return Err(EngineError::invalid(
+                "capabilities",
+                "the prefix session: is reserved",
+            ));
         }
         task = task.with_capabilities(caps);
         if let Some(session) = r.session_id {
@@ -183,7 +200,9 @@ impl TaskService {
                 )));
             }
             if found.state == SessionState::Created {
-                return Err(EngineError::Conflict(format!("session {session} is not open yet")));
+                return Err(EngineError::Conflict(format!(
+                    "session {session} is not open yet"
+                )));
             }
         }
         if let Some(team) = r.team_id {
@@ -256,7 +275,11 @@ impl TaskService {
         }
         Ok(Page {
             items,
-            next_cursor: if more { last_seq.map(|s| s.to_string()) } else { None },
+            next_cursor: if more {
+                last_seq.map(|s| s.to_string())
+            } else {
+                None
+            },
             total,
         })
     }
@@ -265,14 +288,20 @@ impl TaskService {
     ///
     /// # Errors
     /// [`EngineError::NotFound`]; [`EngineError::Conflict`] when it already ended.
-    pub async fn cancel(&self, tenant: &TenantId, id: TaskId, reason: &str) -> Result<Task, EngineError> {
+    pub async fn cancel(
+        &self,
+        tenant: &TenantId,
+        id: TaskId,
+        reason: &str,
+    ) -> Result<Task, EngineError> {
         self.get(tenant, id).await?;
         match self.inner.stores.queue.cancel(id, reason).await {
             Ok(CancelOutcome::Cancelled) => {
                 let record = self.inner.stores.queue.get(id).await?;
-                self.inner.publish_task(TaskEventKind::Cancelled, &record, |e| {
-                    e.message = Some(reason.to_owned());
-                });
+                self.inner
+                    .publish_task(TaskEventKind::Cancelled, &record, |e| {
+                        e.message = Some(reason.to_owned());
+                    });
             }
             Ok(CancelOutcome::Requested) => {
                 // The run's follower sees the request on its next heartbeat; wake it sooner.
@@ -295,14 +324,17 @@ impl TaskService {
         match self.inner.stores.queue.replay(id).await {
             Ok(()) => {}
             Err(QueueError::NotDeadLettered { .. }) => {
-                return Err(EngineError::Conflict(format!("task {id} is not dead-lettered")));
+                return Err(EngineError::Conflict(format!(
+                    "task {id} is not dead-lettered"
+                )));
             }
             Err(e) => return Err(e.into()),
         }
         let record = self.inner.stores.queue.get(id).await?;
-        self.inner.publish_task(TaskEventKind::Retried, &record, |e| {
-            e.message = Some("replayed from the dead letter queue".into());
-        });
+        self.inner
+            .publish_task(TaskEventKind::Retried, &record, |e| {
+                e.message = Some("replayed from the dead letter queue".into());
+            });
         self.inner.wake.notify_one();
         self.get(tenant, id).await
     }
@@ -320,9 +352,10 @@ impl TaskService {
         let ids = self.inner.stores.queue.replay_dead_letters(&filter).await?;
         for id in &ids {
             if let Ok(record) = self.inner.stores.queue.get(*id).await {
-                self.inner.publish_task(TaskEventKind::Retried, &record, |e| {
-                    e.message = Some("replayed from the dead letter queue".into());
-                });
+                self.inner
+                    .publish_task(TaskEventKind::Retried, &record, |e| {
+                        e.message = Some("replayed from the dead letter queue".into());
+                    });
             }
         }
         self.inner.wake.notify_one();
@@ -365,7 +398,11 @@ impl TaskService {
     ///
     /// # Errors
     /// [`EngineError::NotFound`] when the team has no task; [`EngineError::Unavailable`].
-    pub async fn team_progress(&self, tenant: &TenantId, team: TeamId) -> Result<TeamProgress, EngineError> {
+    pub async fn team_progress(
+        &self,
+        tenant: &TenantId,
+        team: TeamId,
+    ) -> Result<TeamProgress, EngineError> {
         let query = TaskQuery {
             tenant: Some(tenant.clone()),
             group: Some(*team.as_uuid()),
@@ -394,7 +431,12 @@ impl TaskService {
     ///
     /// # Errors
     /// [`EngineError::NotFound`]; [`EngineError::Unavailable`].
-    pub async fn events(&self, tenant: &TenantId, id: TaskId, limit: usize) -> Result<Vec<Event>, EngineError> {
+    pub async fn events(
+        &self,
+        tenant: &TenantId,
+        id: TaskId,
+        limit: usize,
+    ) -> Result<Vec<Event>, EngineError> {
         self.get(tenant, id).await?;
         let query = EventQuery {
             tenant: Some(tenant.clone()),

@@ -112,7 +112,9 @@ impl Gateway for FakeGateway {
         if let Mode::Complete(after) = *self.mode.lock().unwrap() {
             tokio::spawn(async move {
                 tokio::time::sleep(after).await;
-                let _ = tx.send(RunEvent::Delta { text: "done".into() });
+                let _ = tx.send(RunEvent::Delta {
+                    text: "done".into(),
+                });
                 let _ = tx.send(RunEvent::Completed { reply: None });
             });
         }
@@ -166,7 +168,10 @@ impl GatewayConnector for FakeFleet {
         let gateways = self.gateways.lock().unwrap();
         match gateways.get(&target.endpoint) {
             Some(g) => Ok(Arc::clone(g) as Arc<dyn Gateway>),
-            None => Err(GatewayError::Protocol(format!("no fake at {}", target.endpoint))),
+            None => Err(GatewayError::Protocol(format!(
+                "no fake at {}",
+                target.endpoint
+            ))),
         }
     }
 }
@@ -238,7 +243,11 @@ impl World {
     }
 
     /// Submits a task with `prompt` and the extra fields of `with`.
-    pub async fn submit(&self, prompt: &str, with: impl FnOnce(&mut SubmitTask)) -> godel_engine::Task {
+    pub async fn submit(
+        &self,
+        prompt: &str,
+        with: impl FnOnce(&mut SubmitTask),
+    ) -> godel_engine::Task {
         let mut request = SubmitTask {
             payload: serde_json::json!({ "prompt": prompt }),
             ..SubmitTask::default()
