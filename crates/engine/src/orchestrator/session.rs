@@ -106,9 +106,16 @@ pub(crate) async fn prepare(
             });
         }
     }
-    let mut session = open(inner, details, agent, route)
-        .await
-        .map_err(|e| NotReady::Release(e.to_string()))?;
+    let mut session = open(
+        inner,
+        &details.tenant,
+        details.team,
+        SessionConfig::default(),
+        agent,
+        route,
+    )
+    .await
+    .map_err(|e| NotReady::Release(e.to_string()))?;
     transition(inner, &mut session, start)
         .await
         .map_err(|e| NotReady::Release(e.to_string()))?;
@@ -118,10 +125,13 @@ pub(crate) async fn prepare(
     })
 }
 
-/// Opens a new session on the gateway for `details`' tenant (and team), leaving it `ready`.
-async fn open(
+/// Opens a new session of `tenant` (and `team`) on `agent`'s gateway, leaving it `ready`; on a
+/// gateway failure the session is recorded as `error`.
+pub(crate) async fn open(
     inner: &Inner,
-    details: &TaskDetails,
+    tenant: &godel_types::TenantId,
+    team: Option<godel_types::TeamId>,
+    config: SessionConfig,
     agent: &AgentId,
     route: &Route,
 ) -> Result<SessionRecord, EngineError> {
@@ -129,12 +139,12 @@ async fn open(
     let key = SessionKey::for_session(&route.gateway_agent, id);
     let mut session = SessionRecord::new(
         id,
-        details.tenant.clone(),
+        tenant.clone(),
         agent.clone(),
         route.instance,
         key.clone(),
-        details.team,
-        SessionConfig::default(),
+        team,
+        config,
         inner.clock.now(),
     );
     inner.stores.sessions.insert(session.clone()).await?;

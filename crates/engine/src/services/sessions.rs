@@ -96,39 +96,15 @@ impl SessionService {
                 .ok_or_else(|| EngineError::not_found("agent", &agent))?;
             (agent, route)
         };
-        let id = SessionId::generate();
-        let key = SessionKey::for_session(&route.gateway_agent, id);
-        let mut session = SessionRecord::new(
-            id,
-            tenant.clone(),
-            agent,
-            route.instance,
-            key.clone(),
+        let session = crate::orchestrator::session::open(
+            inner,
+            tenant,
             request.team_id,
             request.openclaw_config,
-            inner.clock.now(),
-        );
-        inner.stores.sessions.insert(session.clone()).await?;
-        transition(inner, &mut session, SessionCommand::Initialize).await?;
-        if let Err(e) = route
-            .gateway
-            .ensure_session(&key, &route.gateway_agent)
-            .await
-        {
-            transition(
-                inner,
-                &mut session,
-                SessionCommand::Error {
-                    reason: e.to_string(),
-                },
-            )
-            .await?;
-            return Err(EngineError::Unavailable {
-                message: "the gateway could not open the session".into(),
-                source: Some(Box::new(e)),
-            });
-        }
-        transition(inner, &mut session, SessionCommand::Ready).await?;
+            &agent,
+            &route,
+        )
+        .await?;
         inner.wake.notify_one();
         Ok(session)
     }
