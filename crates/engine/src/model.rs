@@ -76,7 +76,7 @@ pub struct Task {
     pub attempt_count: u32,
     /// Attempts allowed.
     pub max_attempts: u32,
-    /// The agent of the current or last lease.
+    /// The agent holding its lease now (none once the lease ended).
     pub agent_id: Option<AgentId>,
     /// The session it is bound to.
     pub session_id: Option<SessionId>,

@@ -56,7 +56,7 @@ pub struct TaskListQuery {
     pub statuses: Vec<TaskStatus>,
     /// Only this priority.
     pub priority: Option<Priority>,
-    /// Only tasks of the current or last lease of this agent.
+    /// Only tasks this agent holds a lease on now.
     pub agent: Option<AgentId>,
     /// Only this team's.
     pub team: Option<TeamId>,
