@@ -22,6 +22,15 @@ async fn status_of(world: &World, id: godel_types::TaskId) -> TaskStatus {
         .status
 }
 
+/// Waits up to a virtual minute until the task has `status`.
+async fn until_status(world: &World, id: godel_types::TaskId, status: TaskStatus, what: &str) {
+    world
+        .until(MINUTE, what, || async {
+            status_of(world, id).await == status
+        })
+        .await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn one_busy_agent_takes_tasks_in_strict_priority_order() {
     let mut world = World::new();
@@ -133,11 +142,13 @@ async fn failed_runs_are_retried_with_backoff_then_dead_lettered() {
         let started = world.next_started().await;
         assert!(gateway.finish(&started.request.run, failure(&format!("boom {attempt}"))));
     }
-    world
-        .until(MINUTE, "the task is dead-lettered", || async {
-            status_of(&world, task.id).await == TaskStatus::DeadLetter
-        })
-        .await;
+    until_status(
+        &world,
+        task.id,
+        TaskStatus::DeadLetter,
+        "the task is dead-lettered",
+    )
+    .await;
     let view = world
         .engine
         .tasks()
@@ -188,11 +199,7 @@ async fn a_lease_left_by_a_crashed_dispatcher_expires_and_the_task_still_runs() 
     let started = world.next_started().await;
     assert_eq!(prompt(&started), "survivor");
     assert_eq!(started.endpoint, gateway.endpoint);
-    world
-        .until(MINUTE, "the task completes", || async {
-            status_of(&world, task.id).await == TaskStatus::Completed
-        })
-        .await;
+    until_status(&world, task.id, TaskStatus::Completed, "the task completes").await;
     let view = world
         .engine
         .tasks()
@@ -236,11 +243,13 @@ async fn an_instance_going_unhealthy_mid_run_fails_its_task_over_within_one_heal
         died.elapsed()
     );
     assert!(b.finish(&second.request.run, RunEvent::Completed { reply: None }));
-    world
-        .until(MINUTE, "the task completes on b", || async {
-            status_of(&world, task.id).await == TaskStatus::Completed
-        })
-        .await;
+    until_status(
+        &world,
+        task.id,
+        TaskStatus::Completed,
+        "the task completes on b",
+    )
+    .await;
     world.shutdown().await;
 }
 
@@ -265,11 +274,13 @@ async fn cancelling_a_waiting_task_is_immediate_and_a_running_one_is_aborted() {
         .cancel(&world.tenant, running.id, "stop")
         .await
         .unwrap();
-    world
-        .until(MINUTE, "the running task is cancelled", || async {
-            status_of(&world, running.id).await == TaskStatus::Cancelled
-        })
-        .await;
+    until_status(
+        &world,
+        running.id,
+        TaskStatus::Cancelled,
+        "the running task is cancelled",
+    )
+    .await;
     assert!(
         gateway.aborts.load(std::sync::atomic::Ordering::SeqCst) >= 1,
         "abort reached the gateway"
