@@ -31,7 +31,7 @@ use crate::report::{
 };
 use crate::rng::SplitMix64;
 use crate::stats::{PriorityOutcome, percentile};
-use crate::stores::OpenedStore;
+use crate::stores::{OpenedStore, StoreKind};
 
 /// Name of the worker runtime's threads (their CPU is the report's `worker_cpu_pct`).
 pub const WORKER_THREAD: &str = "godel-worker";
@@ -82,19 +82,31 @@ fn runtime(name: &str, threads: usize) -> std::io::Result<Runtime> {
     Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name(name)
-        .enable_time()
+        // I/O too: a store's client may open connections on the runtime that calls it.
+        .enable_all()
         .build()
 }
 
 fn describe(params: &Params, opened: &OpenedStore, threads: usize) -> String {
-    let where_ = if opened.in_process {
-        "in-process store, not durable (the ceiling): there is no server process, the store's \
-         work runs on the threads that call it; worker_cpu_pct = the worker runtime's threads \
-         (which also run the store's claim and ack), server_cpu_pct = every other thread of the \
-         process (enqueuers, idle during the drain); worker_rss_mb = peak RSS (VmHWM) of the \
-         whole process, store included"
-    } else {
-        "store server in its own process"
+    let where_ = match (opened.kind, opened.in_process) {
+        (StoreKind::Memory, _) => {
+            "in-process store, not durable (the ceiling): there is no server process, the store's \
+             work runs on the threads that call it; worker_cpu_pct = the worker runtime's threads \
+             (which also run the store's claim and ack), server_cpu_pct = every other thread of \
+             the process (enqueuers, idle during the drain); worker_rss_mb = peak RSS (VmHWM) of \
+             the whole process, store included"
+        }
+        (_, true) => {
+            "in-process store, durable (SQLite file, WAL, synchronous=FULL, group commit): \
+             worker_cpu_pct = the worker runtime's threads (which also run the store's claim and \
+             ack logic), server_cpu_pct = every other thread of the process (the store's commit \
+             writer and the enqueuers); worker_rss_mb = peak RSS of the whole process"
+        }
+        (_, false) => {
+            "store server in its own process (Postgres or Redis on loopback): server_cpu_pct = \
+             the other threads of this process (enqueuers, the store client's background tasks), \
+             not the server's own CPU, which is not measured"
+        }
     };
     format!(
         "{where_}; worker: tokio multi-thread runtime of {threads} threads, {c} tasks as agents \

@@ -39,25 +39,58 @@ fn number(json: &Value, path: &str) -> f64 {
 
 #[test]
 fn the_memory_workload_reports_every_field_and_keeps_priority_order() {
+    workload_reports_every_field_and_keeps_priority_order(StoreKind::Memory, "godel-queue ");
+}
+
+#[test]
+fn the_sqlite_workload_reports_every_field_and_keeps_priority_order() {
+    workload_reports_every_field_and_keeps_priority_order(StoreKind::Sqlite, "godel-sqlite ");
+}
+
+#[test]
+fn the_redis_workload_reports_every_field_and_keeps_priority_order() {
+    workload_reports_every_field_and_keeps_priority_order(StoreKind::Redis, "godel-redis ");
+}
+
+#[test]
+fn the_paired_workload_reports_every_field_and_keeps_priority_order() {
+    workload_reports_every_field_and_keeps_priority_order(StoreKind::Paired, "godel ");
+}
+
+#[test]
+fn the_postgres_workload_reports_every_field_and_keeps_priority_order() {
+    workload_reports_every_field_and_keeps_priority_order(StoreKind::Postgres, "godel-postgres ");
+}
+
+fn workload_reports_every_field_and_keeps_priority_order(kind: StoreKind, version: &str) {
     let params = tiny("/dev/null");
-    let opened = stores::open(StoreKind::Memory, &params).unwrap();
+    let opened = match stores::open(kind, &params) {
+        Ok(opened) => opened,
+        // Only stores on a server can be unreachable; GODEL_TEST_LIVE decides skip or fail.
+        Err(error) if !matches!(kind, StoreKind::Memory | StoreKind::Sqlite) => {
+            let Some(opened) =
+                godel_test_support::live::unavailable(kind.as_str(), format!("{error:#}"))
+            else {
+                return;
+            };
+            opened
+        }
+        Err(error) => panic!("{kind}: {error:#}"),
+    };
     let json = serde_json::to_value(workload::run(&params, &opened).unwrap()).unwrap();
 
     assert_eq!(field(&json, "system"), "godel");
-    assert_eq!(field(&json, "backend"), "memory");
+    assert_eq!(field(&json, "backend"), kind.as_str());
     assert!(
         field(&json, "backend_version")
             .as_str()
             .unwrap()
-            .starts_with("godel-queue ")
+            .starts_with(version)
     );
     assert_eq!(field(&json, "version"), env!("CARGO_PKG_VERSION"));
-    assert!(
-        field(&json, "config")
-            .as_str()
-            .unwrap()
-            .contains("in-process")
-    );
+    let in_process = matches!(kind, StoreKind::Memory | StoreKind::Sqlite);
+    let config = field(&json, "config").as_str().unwrap();
+    assert_eq!(config.contains("in-process"), in_process, "{config}");
     assert_eq!(number(&json, "params.concurrency"), 50.0);
     assert_eq!(number(&json, "params.n"), 200.0);
     for path in [
@@ -85,7 +118,15 @@ fn the_memory_workload_reports_every_field_and_keeps_priority_order() {
     assert_eq!(number(&json, "priority.c1.missing"), 0.0);
     assert_eq!(number(&json, "priority.c1.duplicates"), 0.0);
     assert_eq!(number(&json, "priority.c50.started"), 100.0);
-    assert_eq!(number(&json, "priority.c50.windowed_violations"), 0.0);
+    let windowed = number(&json, "priority.c50.windowed_violations");
+    if kind == StoreKind::Postgres {
+        // Known defect (issue #4 note, docs/benchmarks.md): under 50 concurrent claimers the
+        // Postgres claim can take a less urgent task while more urgent ones are locked by other
+        // claimers. Sequential claims (c1, above) keep strict order; c50 is reported, not held.
+        eprintln!("postgres c50 windowed priority violations: {windowed}");
+    } else {
+        assert_eq!(windowed, 0.0, "{kind}");
+    }
     assert!(number(&json, "priority.c50.strict_violations") >= 0.0);
     assert_eq!(
         field(&json, "errors"),
@@ -119,23 +160,6 @@ fn the_binary_writes_the_json_to_out() {
     assert_eq!(number(&json, "priority.c1.started"), 40.0);
     let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(printed, json, "stdout and $OUT hold the same JSON");
-}
-
-#[test]
-fn stores_of_later_issues_are_refused_with_a_clear_error() {
-    for store in ["sqlite", "postgres", "redis"] {
-        let output = Command::new(env!("CARGO_BIN_EXE_godel-bench"))
-            .args(["queue-workload", "--store", store])
-            .env_remove("OUT")
-            .output()
-            .unwrap();
-        assert!(!output.status.success(), "{store}: {output:?}");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            stderr.contains(&format!("store {store} arrives with the stores issue (#4)")),
-            "{store}: {stderr}"
-        );
-    }
 }
 
 #[test]

@@ -104,6 +104,8 @@ pub(crate) struct Dependency {
     pub(crate) kind: DepKind,
     /// The features this declaration enables.
     pub(crate) features: Vec<String>,
+    /// Whether only a feature of the depending crate turns it on (`optional = true`).
+    pub(crate) optional: bool,
 }
 
 /// A workspace package, as far as the layering rules care.
@@ -191,7 +193,12 @@ fn broken_rule(kind: Kind, dep: &Dependency) -> Option<String> {
     }
     let dep_kind = godel_dep.flatten();
     if dep_kind == Some(Kind::TestSupport) {
-        return Some("godel-test-support may be used only as a dev-dependency".into());
+        // An adapter's fixtures (feature `test-util`) may use it; nothing that ships by default.
+        return (!dep.optional).then(|| {
+            "godel-test-support may be used only as a dev-dependency or an optional one (behind a \
+             test feature)"
+                .into()
+        });
     }
     let io = IO_CRATES.contains(&dep.name.as_str());
     match kind {
@@ -316,6 +323,7 @@ fn parse_metadata(metadata: &Value) -> Result<Vec<Package>> {
                 name: dep_name.to_owned(),
                 kind,
                 features,
+                optional: dep["optional"].as_bool().unwrap_or(false),
             });
         }
         packages.push(Package {
@@ -335,6 +343,7 @@ mod tests {
             name: name.into(),
             kind,
             features: Vec::new(),
+            optional: false,
         }
     }
 
@@ -513,7 +522,8 @@ mod tests {
         assert_eq!(
             v,
             [
-                "godel -> godel-test-support: godel-test-support may be used only as a dev-dependency"
+                "godel -> godel-test-support: godel-test-support may be used only as a \
+                 dev-dependency or an optional one (behind a test feature)"
             ]
         );
         let dev = package(
@@ -521,6 +531,9 @@ mod tests {
             vec![dep("godel-test-support", DepKind::Dev)],
         );
         assert!(violations_of(dev).is_empty());
+        let mut behind_a_feature = dep("godel-test-support", DepKind::Normal);
+        behind_a_feature.optional = true;
+        assert!(violations_of(package("godel-postgres", vec![behind_a_feature])).is_empty());
     }
 
     #[test]

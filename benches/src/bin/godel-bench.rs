@@ -41,7 +41,6 @@ fn main() -> Result<()> {
 }
 
 fn queue_workload(kind: StoreKind) -> Result<()> {
-    stores::ensure_available(kind)?;
     let params = Params::from_env()?;
     let opened = stores::open(kind, &params)?;
     let report = workload::run(&params, &opened)?;

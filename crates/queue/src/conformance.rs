@@ -13,10 +13,12 @@
 //! calling crate needs `tokio` (features `macros`, `rt-multi-thread`) as a dev-dependency.
 
 pub mod cases;
+mod guarded;
 mod harness;
 
 use std::future::Future;
 
+pub use guarded::Guarded;
 pub use harness::{Harness, agent_id, caps, join_all, task, tenant};
 
 use crate::clock::ManualClock;

@@ -110,7 +110,7 @@ pub use config::{Limit, MAX_WEIGHT, QueueConfig, Rate, TenantPolicy};
 pub use error::{ErrorKind, LeaseRefusal, ParseError, QueueError};
 pub use ids::{AgentId, Capabilities, Capability, LimitKey, MAX_NAME_LEN, TaskId, TenantId};
 pub use lease::{Eligibility, Heartbeat, Lease, LeaseToken};
-pub use memory::MemoryQueueStore;
+pub use memory::{Counters, JournalBatch, MemoryQueueStore, Snapshot, StoredTask};
 pub use priority::Priority;
 pub use retry::{Jitter, NoJitter, RetryPolicy, SeededJitter};
 pub use status::TaskStatus;

@@ -6,6 +6,7 @@
 //! across an `.await`. Nothing survives the process: use it for tests, for embedding
 //! where tasks may be lost on exit, and as the ceiling other stores are measured against.
 
+mod journal;
 mod keys;
 mod lanes;
 mod state;
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use self::journal::{Counters, JournalBatch, Snapshot, StoredTask};
 use self::state::State;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Limit, QueueConfig, TenantPolicy};
@@ -83,6 +85,53 @@ impl MemoryQueueStore {
         filter: &DeadLetterFilter,
     ) -> impl Iterator<Item = TaskRecord> + use<> {
         self.lock().export_dead_letters(filter).into_iter()
+    }
+
+    /// Turns the change journal on: from now on every change is recorded for
+    /// [`take_journal`](Self::take_journal). A durable store built on this one writes each batch
+    /// before it answers the callers whose changes it holds.
+    #[must_use]
+    pub fn with_journal(self) -> Self {
+        self.lock().enable_journal();
+        self
+    }
+
+    /// The journal's version: it grows with every change (0 while the journal is off). A caller
+    /// whose operation returned knows its changes are in every batch up to this version.
+    #[must_use]
+    pub fn journal_version(&self) -> u64 {
+        self.lock().journal_version()
+    }
+
+    /// Every change since the previous call, each task in its latest state (empty while the
+    /// journal is off).
+    #[must_use]
+    pub fn take_journal(&self) -> JournalBatch {
+        self.lock().take_journal()
+    }
+
+    /// A store holding exactly `snapshot` (what a durable store wrote), with `config`, reading
+    /// time from `clock`, journal on. Leases keep their fences and expiry; fences and enqueue
+    /// order continue after the largest restored. Fair-share passes, token buckets and
+    /// statistics start afresh.
+    ///
+    /// # Errors
+    /// [`QueueError::Invalid`] for an out-of-range configuration or a stored task missing a
+    /// field its status needs (e.g. a leased task without a fence);
+    /// [`QueueError::AlreadyExists`] for a task stored twice.
+    pub fn restore(
+        config: QueueConfig,
+        clock: Arc<dyn Clock>,
+        snapshot: Snapshot,
+    ) -> Result<Self, QueueError> {
+        config.validate()?;
+        let mut state = State::restore(config, snapshot, clock.now())?;
+        state.enable_journal();
+        Ok(Self {
+            state: Mutex::new(state),
+            clock,
+            jitter: Arc::new(NoJitter),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -12,6 +12,7 @@ pub(super) struct KeyIdx(u32);
 
 #[derive(Debug)]
 struct KeyState {
+    key: LimitKey,
     running: u32,
     limit: Limit,
     tokens: f64,
@@ -47,6 +48,7 @@ impl Keys {
         }
         let idx = KeyIdx(u32::try_from(self.states.len()).expect("fewer than 2^32 limit keys"));
         self.states.push(KeyState {
+            key: key.clone(),
             running: 0,
             limit: Limit::default(),
             tokens: 0.0,
@@ -59,6 +61,11 @@ impl Keys {
     /// The index of `key` if it was ever seen.
     pub(super) fn get(&self, key: &LimitKey) -> Option<KeyIdx> {
         self.index.get(key).copied()
+    }
+
+    /// The key behind an index.
+    pub(super) fn name(&self, key: KeyIdx) -> &LimitKey {
+        &self.states[key.0 as usize].key
     }
 
     /// Replaces the limits of `key`; a new rate starts with a full bucket.

@@ -16,6 +16,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::journal::{Counters, Journal, JournalBatch, Snapshot, StoredTask};
 use super::keys::{KeyIdx, Keys};
 use super::lanes::{LaneCheck, ReqIdx, TenantIdx, WaitQueues};
 use crate::config::{Limit, QueueConfig, TenantPolicy};
@@ -94,6 +95,8 @@ pub(super) struct State {
     next_seq: u64,
     next_fence: u64,
     stats: QueueStats,
+    /// What changed since the last batch, when a durable store asked for it.
+    journal: Option<Journal>,
 }
 
 impl State {
@@ -120,11 +123,214 @@ impl State {
             next_seq: 0,
             next_fence: 0,
             stats: QueueStats::default(),
+            journal: None,
         }
     }
 
     pub(super) fn config(&self) -> &QueueConfig {
         &self.config
+    }
+
+    // ---- journal and restore -----------------------------------------------------------------
+
+    /// Marks a task as changed for the journal, when it is on.
+    fn touch(&mut self, id: TaskId) {
+        if let Some(journal) = &mut self.journal {
+            journal.task_changed(id);
+        }
+    }
+
+    /// Turns the journal on (from an empty journal at version 0).
+    pub(super) fn enable_journal(&mut self) {
+        self.journal.get_or_insert_with(Journal::default);
+    }
+
+    /// The journal's version: it grows with every change; 0 when the journal is off.
+    pub(super) fn journal_version(&self) -> u64 {
+        self.journal.as_ref().map_or(0, Journal::version)
+    }
+
+    /// Everything changed since the previous call (empty when the journal is off).
+    pub(super) fn take_journal(&mut self) -> JournalBatch {
+        let Some(mut journal) = self.journal.take() else {
+            return JournalBatch::default();
+        };
+        let counters = Counters {
+            next_seq: self.next_seq,
+            last_fence: self.next_fence,
+        };
+        let batch = journal.take(counters, |id| self.stored(id));
+        self.journal = Some(journal);
+        batch
+    }
+
+    fn stored(&self, id: TaskId) -> Option<StoredTask> {
+        let entry = self.tasks.get(&id)?;
+        Some(StoredTask {
+            record: entry.record.clone(),
+            scheduled_at: entry.scheduled_at,
+            claim_keys: entry
+                .claim_keys
+                .iter()
+                .map(|k| self.keys.name(*k).clone())
+                .collect(),
+        })
+    }
+
+    /// A state holding exactly the snapshot's tasks, policies and limits, with every index
+    /// rebuilt: each task is placed by its status, leases keep their fence and expiry (and count
+    /// against their agent and keys), and the next seq and fence follow the largest kept.
+    /// Stride passes, token buckets and statistics start afresh.
+    pub(super) fn restore(
+        config: QueueConfig,
+        snapshot: Snapshot,
+        now: OffsetDateTime,
+    ) -> Result<Self, QueueError> {
+        let mut state = Self::new(config);
+        state.next_seq = snapshot.counters.next_seq;
+        state.next_fence = snapshot.counters.last_fence;
+        for (tenant, policy) in snapshot.policies {
+            state.set_tenant_policy(&tenant, policy, now)?;
+        }
+        for (key, limit) in snapshot.limits {
+            state.set_limit(&key, Some(limit), now)?;
+        }
+        let mut tasks = snapshot.tasks;
+        tasks.sort_unstable_by_key(|t| t.record.seq);
+        let mut finished = Vec::new();
+        let mut blocked = Vec::new();
+        for stored in tasks {
+            let id = stored.record.id;
+            if state.tasks.contains_key(&id) {
+                return Err(QueueError::AlreadyExists(id));
+            }
+            if let Some((at, id)) = state.restore_task(stored, now)? {
+                finished.push((at, id));
+            }
+            if state.tasks[&id].record.status == TaskStatus::Blocked {
+                blocked.push(id);
+            }
+        }
+        finished.sort_unstable();
+        state.finished = finished.into();
+        for id in blocked {
+            let deps = state.tasks[&id].record.depends_on.clone();
+            let mut unmet = 0;
+            for d in deps.iter() {
+                // A dependency purged since must have finished; only a completed one could
+                // leave a dependent still blocked, so a missing one counts as met.
+                if let Some(dep) = state.tasks.get_mut(d)
+                    && dep.record.status != TaskStatus::Completed
+                {
+                    dep.has_dependents = true;
+                    state.dependents.entry(*d).or_default().push(id);
+                    unmet += 1;
+                }
+            }
+            state.tasks.get_mut(&id).expect("restored").unmet = unmet;
+        }
+        Ok(state)
+    }
+
+    /// Inserts one stored task and indexes it by status; returns its finish time when it is
+    /// completed or cancelled (the caller orders those).
+    fn restore_task(
+        &mut self,
+        stored: StoredTask,
+        now: OffsetDateTime,
+    ) -> Result<Option<(OffsetDateTime, TaskId)>, QueueError> {
+        let StoredTask {
+            record,
+            scheduled_at,
+            claim_keys,
+        } = stored;
+        let id = record.id;
+        let t = self.intern_tenant(&record.tenant, now);
+        let req = self.requirement_of(t, &record.capabilities, &record.limit_keys, now);
+        let mut claim: Vec<KeyIdx> = claim_keys
+            .iter()
+            .map(|k| self.keys.intern(k, now))
+            .collect();
+        claim.sort_unstable();
+        claim.dedup();
+        let missing = |field: &'static str| QueueError::Invalid {
+            field,
+            reason: format!("stored task {id} is {} without it", record.status),
+        };
+        let status = record.status;
+        let seq = record.seq;
+        self.next_seq = self.next_seq.max(seq + 1);
+        self.by_seq.insert(seq, id);
+        if let Some(group) = record.group {
+            self.groups.entry(group).or_default().insert(seq, id);
+        }
+        if let Some(key) = &record.idempotency_key {
+            self.idempotency.insert((t, key.clone()), id);
+        }
+        if status.is_queued() {
+            self.tenants[t.0 as usize].queued += 1;
+        }
+        let mut finished = None;
+        match status {
+            TaskStatus::Pending | TaskStatus::Blocked => {}
+            TaskStatus::Scheduled | TaskStatus::Failed => {
+                let due = record.due_at.ok_or_else(|| missing("due_at"))?;
+                self.timers.insert((due, id));
+            }
+            TaskStatus::Assigned | TaskStatus::Running => {
+                let fence = record.lease_fence.ok_or_else(|| missing("lease_fence"))?;
+                let expires = record
+                    .lease_expires_at
+                    .ok_or_else(|| missing("lease_expires_at"))?;
+                let agent = record.assignee.clone().ok_or_else(|| missing("assignee"))?;
+                self.next_fence = self.next_fence.max(fence);
+                self.leases.insert((expires, id));
+                *self.loads.entry(agent).or_default() += 1;
+                let keys = self.requirements[req.0 as usize].keys.clone();
+                self.keys.acquire(&keys, &claim, now);
+            }
+            TaskStatus::DeadLetter => {
+                let at = record
+                    .dead_lettered_at
+                    .ok_or_else(|| missing("dead_lettered_at"))?;
+                self.dead.insert((at, id));
+            }
+            TaskStatus::Completed | TaskStatus::Cancelled => {
+                finished = Some((
+                    record.finished_at.ok_or_else(|| missing("finished_at"))?,
+                    id,
+                ));
+            }
+        }
+        let priority = record.priority;
+        self.tasks.insert(
+            id,
+            Box::new(Entry {
+                record,
+                tenant: t,
+                req,
+                level: priority,
+                aging_at: None,
+                scheduled_at,
+                unmet: 0,
+                has_dependents: false,
+                claim_keys: if status.is_leased() {
+                    claim.into()
+                } else {
+                    Box::default()
+                },
+            }),
+        );
+        if status == TaskStatus::Pending {
+            // Through the lanes as any task that becomes pending (aging restarts from now).
+            let entry = self.tasks.get_mut(&id).expect("just inserted");
+            entry.record.status = TaskStatus::Blocked;
+            let updated = entry.record.updated_at;
+            self.make_pending(id, now)
+                .expect("blocked may become pending");
+            self.tasks.get_mut(&id).expect("exists").record.updated_at = updated;
+        }
+        Ok(finished)
     }
 
     // ---- interning -------------------------------------------------------------------------
@@ -165,14 +371,20 @@ impl State {
         r
     }
 
-    fn requirement_of(&mut self, tenant: TenantIdx, task: &NewTask, now: OffsetDateTime) -> ReqIdx {
+    fn requirement_of(
+        &mut self,
+        tenant: TenantIdx,
+        capabilities: &Capabilities,
+        limit_keys: &[LimitKey],
+        now: OffsetDateTime,
+    ) -> ReqIdx {
         let tenant_key = self.tenants[tenant.0 as usize].key;
-        if task.capabilities.is_empty() && task.limit_keys.is_empty() {
+        if capabilities.is_empty() && limit_keys.is_empty() {
             return self.tenants[tenant.0 as usize].plain_req;
         }
         let mut keys = vec![tenant_key];
-        keys.extend(task.limit_keys.iter().map(|k| self.keys.intern(k, now)));
-        self.intern_requirement(task.capabilities.clone(), keys)
+        keys.extend(limit_keys.iter().map(|k| self.keys.intern(k, now)));
+        self.intern_requirement(capabilities.clone(), keys)
     }
 
     // ---- status bookkeeping ----------------------------------------------------------------
@@ -197,6 +409,7 @@ impl State {
         }
         entry.record.status = to;
         entry.record.updated_at = now;
+        self.touch(id);
         Ok(())
     }
 
@@ -208,6 +421,7 @@ impl State {
     }
 
     fn entry_mut(&mut self, id: TaskId) -> Result<&mut Entry, QueueError> {
+        self.touch(id);
         self.tasks
             .get_mut(&id)
             .map(|e| &mut **e)
@@ -462,7 +676,7 @@ impl State {
                     .map(|e| e.record.priority)
             })
             .unwrap_or(self.config.default_priority);
-        let req = self.requirement_of(t, &task, now);
+        let req = self.requirement_of(t, &task.capabilities, &task.limit_keys, now);
         let seq = self.next_seq;
         self.next_seq += 1;
 
@@ -524,6 +738,7 @@ impl State {
                 claim_keys: Box::default(),
             }),
         );
+        self.touch(id);
         self.by_seq.insert(seq, id);
         if let Some(group) = task.group {
             self.groups.entry(group).or_default().insert(seq, id);
@@ -731,6 +946,7 @@ impl State {
     /// Ends a task's lease: unindexes it and gives back the agent's load and the keys' counts
     /// exactly once. Returns the agent that held it.
     fn end_lease(&mut self, id: TaskId) -> AgentId {
+        self.touch(id);
         let entry = self.tasks.get_mut(&id).expect("leased task exists");
         let agent = entry
             .record
@@ -1006,6 +1222,9 @@ impl State {
 
     fn remove_task(&mut self, id: TaskId) {
         if let Some(entry) = self.tasks.remove(&id) {
+            if let Some(journal) = &mut self.journal {
+                journal.task_removed(id);
+            }
             let seq = entry.record.seq;
             self.by_seq.remove(&seq);
             if let Some(group) = entry.record.group
@@ -1162,6 +1381,9 @@ impl State {
         let t = self.intern_tenant(tenant, now);
         self.tenants[t.0 as usize].policy = policy;
         self.waiting.set_weight(t, policy.weight);
+        if let Some(journal) = &mut self.journal {
+            journal.policy_set(tenant, policy);
+        }
         Ok(())
     }
 
@@ -1178,6 +1400,9 @@ impl State {
             None => self.keys.intern(key, now),
         };
         self.keys.set_limit(idx, limit, now);
+        if let Some(journal) = &mut self.journal {
+            journal.limit_set(key, limit);
+        }
         Ok(())
     }
 

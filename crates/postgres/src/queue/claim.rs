@@ -1,0 +1,539 @@
+//! Claims: strict priority, stride-scheduled tenants within a level, FIFO within a tenant, over
+//! the tasks the claimant is eligible for, leased with `FOR UPDATE SKIP LOCKED`.
+//!
+//! A claim runs in rounds. Each round reads the limited keys, fetches the eligible due tasks
+//! (the first few of each (tenant, level) lane, skipping keys already at their limit and tasks
+//! another claimer holds), locks the limit rows those tasks count under, and then picks tasks
+//! as the reference store does: at the most urgent level with work, the tenant with the
+//! smallest pass (never behind the level's virtual time; ties: first seen) gets its oldest task
+//! whose keys are all below their limits. Before serving a lane the claim locks its row with
+//! `SKIP LOCKED`: a lane another claimer is serving is passed over (its tenant is being served
+//! anyway), so claimers never queue behind one another on stride state. Each task is then
+//! locked with `SKIP LOCKED` and leased with the next fence. At the end of the round the lanes
+//! served get their new pass and the buckets drawn from their tokens. Another round follows
+//! while the last one made progress and the claim wants more.
+//!
+//! The virtual time of a level is the largest pass served there (`queue_levels`, a view over
+//! the lanes). A tenant is always served from at least that point, so one that becomes active
+//! gets no burst; unlike the reference store, this also applies to a tenant that stayed active
+//! but was passed over as ineligible, which only matters when claimants differ in eligibility.
+
+use std::collections::{HashMap, VecDeque};
+
+use godel_queue::{AgentId, Eligibility, FAIR_STRIDE, Lease, LeaseToken, QueueConfig};
+use sqlx::{PgConnection, Row};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::counters::Counters;
+use super::fault::{DbContext, Fault};
+use super::limits::{self, KeyState};
+use super::rows::{self, COLUMNS};
+
+/// Extra tasks fetched per lane beyond what the claim still wants, to step over tasks other
+/// claimers lock or that a limit stops during the round.
+const LANE_SLACK: usize = 8;
+
+/// What the claimant brings to every round.
+struct Claimant<'a> {
+    agent: &'a AgentId,
+    capabilities: Vec<&'a str>,
+    tenants: Option<Vec<&'a str>>,
+    keys: Vec<String>,
+}
+
+/// An eligible due task.
+struct Candidate {
+    id: Uuid,
+    keys: Vec<String>,
+}
+
+/// The due tasks of one tenant at one level, oldest first, with the tenant's stride state.
+struct Lane {
+    level: usize,
+    tenant: String,
+    ordinal: i64,
+    stride: i64,
+    /// The pass it is served at next (never behind the level's virtual time).
+    pass: i64,
+    /// Whether this transaction holds the lane's row (read fresh when locked).
+    locked: bool,
+    /// The last pass it was served at in this round, if it was.
+    served_at: Option<i64>,
+    tasks: VecDeque<Candidate>,
+}
+
+/// What a claim learned in its earlier rounds.
+#[derive(Default)]
+struct Seen {
+    /// Tasks another claimer held.
+    skipped: Vec<Uuid>,
+    /// Lanes another claimer was serving.
+    busy: Vec<(String, usize)>,
+    /// Whether a limit held back a task the claimant could otherwise take.
+    throttled: bool,
+}
+
+/// What a round did.
+struct Round {
+    leases: Vec<Lease>,
+    /// Whether it leased a task or found one locked by another claimer.
+    progress: bool,
+}
+
+/// Leases up to `max` tasks to `agent`.
+pub(crate) async fn claim(
+    conn: &mut PgConnection,
+    agent: &AgentId,
+    eligibility: &Eligibility,
+    max: usize,
+    config: &QueueConfig,
+    now: OffsetDateTime,
+    counters: &mut Counters,
+) -> Result<Vec<Lease>, Fault> {
+    let mut keys: Vec<String> = eligibility
+        .keys
+        .iter()
+        .map(|k| k.as_str().to_owned())
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let claimant = Claimant {
+        agent,
+        capabilities: eligibility
+            .capabilities
+            .iter()
+            .map(|c| c.as_str())
+            .collect(),
+        tenants: eligibility
+            .tenants
+            .as_ref()
+            .map(|list| list.iter().map(|t| t.as_str()).collect()),
+        keys,
+    };
+    let mut leases = Vec::new();
+    let mut seen = Seen::default();
+    while leases.len() < max {
+        let want = max - leases.len();
+        let round = round(conn, &claimant, want, config, now, &mut seen).await?;
+        leases.extend(round.leases);
+        if !round.progress {
+            break;
+        }
+    }
+    if seen.throttled {
+        counters.throttled += 1;
+    }
+    counters.claimed += i64::try_from(leases.len()).unwrap_or(i64::MAX);
+    Ok(leases)
+}
+
+async fn round(
+    conn: &mut PgConnection,
+    claimant: &Claimant<'_>,
+    want: usize,
+    config: &QueueConfig,
+    now: OffsetDateTime,
+    seen: &mut Seen,
+) -> Result<Round, Fault> {
+    let idle = Round {
+        leases: Vec::new(),
+        progress: false,
+    };
+    let limits = limits::read(conn, None, false).await?;
+    let blocked: Vec<String> = limits
+        .iter()
+        .filter(|(_, s)| !s.allows(now))
+        .map(|(k, _)| k.clone())
+        .collect();
+    if claimant.keys.iter().any(|k| blocked.contains(k)) {
+        seen.throttled = true;
+        return Ok(idle);
+    }
+    if !blocked.is_empty() && held_back(conn, claimant, &blocked, now).await? {
+        seen.throttled = true;
+    }
+    let (mut lanes, mut virtual_time) =
+        candidates(conn, claimant, &blocked, &seen.skipped, want, config, now).await?;
+    lanes.retain(|lane| {
+        !seen
+            .busy
+            .iter()
+            .any(|(tenant, level)| *tenant == lane.tenant && *level == lane.level)
+    });
+    if lanes.is_empty() {
+        return Ok(idle);
+    }
+    // Lock the limits the candidates and the claimant count under, and read them again.
+    let mut relevant: Vec<String> = claimant.keys.clone();
+    for lane in &lanes {
+        for task in &lane.tasks {
+            relevant.extend(
+                task.keys
+                    .iter()
+                    .filter(|k| limits.contains_key(*k))
+                    .cloned(),
+            );
+        }
+    }
+    relevant.retain(|k| limits.contains_key(k));
+    relevant.sort_unstable();
+    relevant.dedup();
+    let mut limits = if relevant.is_empty() {
+        HashMap::new()
+    } else {
+        limits::read(conn, Some(&relevant), true).await?
+    };
+
+    let mut leases = Vec::new();
+    let mut progress = false;
+    while leases.len() < want {
+        let allowed = |keys: &[String], limits: &HashMap<String, KeyState>| {
+            keys.iter()
+                .chain(&claimant.keys)
+                .all(|k| limits.get(k).is_none_or(|s| s.allows(now)))
+        };
+        if !allowed(&[], &limits) {
+            seen.throttled = true;
+            break;
+        }
+        let mut picked = None;
+        'pick: loop {
+            'levels: for (level, vt) in virtual_time.iter().enumerate() {
+                let mut order: Vec<usize> = (0..lanes.len())
+                    .filter(|&i| lanes[i].level == level && !lanes[i].tasks.is_empty())
+                    .collect();
+                order.sort_by_key(|&i| (lanes[i].pass, lanes[i].ordinal));
+                for i in order {
+                    if !lanes[i].locked {
+                        let Some(pass) = lock_lane(conn, &lanes[i]).await? else {
+                            // Another claimer is serving this tenant here: pass it over.
+                            seen.busy.push((lanes[i].tenant.clone(), level));
+                            lanes[i].tasks.clear();
+                            progress = true;
+                            continue;
+                        };
+                        lanes[i].locked = true;
+                        let fresh = pass.max(*vt);
+                        if fresh > lanes[i].pass {
+                            // It was served meanwhile: take its turn again in the fair order.
+                            lanes[i].pass = fresh;
+                            continue 'pick;
+                        }
+                    }
+                    while let Some(task) = lanes[i].tasks.pop_front() {
+                        if !allowed(&task.keys, &limits) {
+                            seen.throttled = true;
+                            continue;
+                        }
+                        match lease(conn, claimant, &task, config, now).await? {
+                            Some(lease) => {
+                                picked = Some((i, lease));
+                                break 'levels;
+                            }
+                            None => {
+                                // Another claimer holds it (or took it): never wait for it.
+                                seen.skipped.push(task.id);
+                                progress = true;
+                            }
+                        }
+                    }
+                }
+            }
+            break;
+        }
+        let Some((i, lease)) = picked else {
+            break;
+        };
+        progress = true;
+        let keys = lease.task.limit_keys.iter().map(|k| k.as_str().to_owned());
+        let tenant_key = godel_queue::LimitKey::tenant(&lease.task.tenant)
+            .as_str()
+            .to_owned();
+        let mut task_keys: Vec<String> = keys.chain([tenant_key]).collect();
+        task_keys.sort_unstable();
+        task_keys.dedup();
+        for key in task_keys.iter().chain(&claimant.keys) {
+            if let Some(state) = limits.get_mut(key) {
+                state.acquire(now);
+            }
+        }
+        let lane = &mut lanes[i];
+        let vt = &mut virtual_time[lane.level];
+        *vt = (*vt).max(lane.pass);
+        lane.served_at = Some(lane.pass);
+        lane.pass = lane.pass.saturating_add(lane.stride);
+        leases.push(lease);
+    }
+    write_stride(conn, &lanes).await?;
+    limits::write_buckets(conn, &limits).await?;
+    Ok(Round { leases, progress })
+}
+
+/// Whether a due task the claimant could otherwise take counts under a key at its limit.
+async fn held_back(
+    conn: &mut PgConnection,
+    claimant: &Claimant<'_>,
+    blocked: &[String],
+    now: OffsetDateTime,
+) -> Result<bool, Fault> {
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM tasks WHERE {due} AND capabilities <@ $2 \
+         AND ($3::TEXT[] IS NULL OR tenant_id = ANY($3)) AND all_keys && $4)",
+        due = rows::DUE
+    );
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(now)
+        .bind(&claimant.capabilities)
+        .bind(claimant.tenants.as_deref())
+        .bind(blocked)
+        .fetch_one(conn)
+        .await
+        .db("look for throttled tasks")
+}
+
+/// The eligible due tasks, as lanes of at most `want` + slack tasks each, and each level's
+/// virtual time.
+async fn candidates(
+    conn: &mut PgConnection,
+    claimant: &Claimant<'_>,
+    blocked: &[String],
+    skipped: &[Uuid],
+    want: usize,
+    config: &QueueConfig,
+    now: OffsetDateTime,
+) -> Result<(Vec<Lane>, [i64; 4]), Fault> {
+    let mut virtual_time = [0_i64; 4];
+    let levels = sqlx::query("SELECT level, virtual_time FROM queue_levels")
+        .fetch_all(&mut *conn)
+        .await
+        .db("read virtual times")?;
+    for row in levels {
+        let level: i16 = row.try_get("level").db("read a virtual time")?;
+        if let Some(slot) = usize::try_from(level)
+            .ok()
+            .and_then(|l| virtual_time.get_mut(l))
+        {
+            *slot = row.try_get("virtual_time").db("read a virtual time")?;
+        }
+    }
+    let sql = if config.aging_after.is_some() {
+        aged_candidates_sql()
+    } else {
+        promote_due(conn, now).await?;
+        LANE_CANDIDATES_SQL.to_owned()
+    };
+    let aging = config.aging_after.map(|d| d.as_secs_f64());
+    let per_lane = i64::try_from(want.saturating_add(LANE_SLACK)).unwrap_or(i64::MAX);
+    let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(now)
+        .bind(&claimant.capabilities)
+        .bind(claimant.tenants.as_deref())
+        .bind(blocked)
+        .bind(per_lane)
+        .bind(aging)
+        .bind(skipped)
+        .fetch_all(&mut *conn)
+        .await
+        .db("find claimable tasks")?;
+    let what = "read a claimable task";
+    let mut lanes: Vec<Lane> = Vec::new();
+    for row in found {
+        let level: i32 = row.try_get("level").db(what)?;
+        let level = usize::try_from(level.clamp(0, 3)).unwrap_or(3);
+        let tenant: String = row.try_get("tenant_id").db(what)?;
+        let candidate = Candidate {
+            id: row.try_get("id").db(what)?,
+            keys: row.try_get("all_keys").db(what)?,
+        };
+        match lanes.last_mut() {
+            Some(lane) if lane.level == level && lane.tenant == tenant => {
+                lane.tasks.push_back(candidate);
+            }
+            _ => {
+                let pass: Option<i64> = row.try_get("pass").db(what)?;
+                let ordinal: Option<i64> = row.try_get("ordinal").db(what)?;
+                let weight: Option<i32> = row.try_get("weight").db(what)?;
+                let stride = rows::signed(FAIR_STRIDE) / i64::from(weight.unwrap_or(1).max(1));
+                let pass = pass.unwrap_or(0).max(virtual_time[level]);
+                lanes.push(Lane {
+                    level,
+                    tenant,
+                    ordinal: ordinal.unwrap_or(i64::MAX),
+                    stride,
+                    pass,
+                    locked: false,
+                    served_at: None,
+                    tasks: VecDeque::from([candidate]),
+                });
+            }
+        }
+    }
+    Ok((lanes, virtual_time))
+}
+
+/// Without aging, a task's level is its priority: the candidates are found lane by lane, each
+/// the first few pending tasks of one (tenant, level) by the `tasks_pending_idx` index (due
+/// scheduled and failed tasks were promoted first). `$1` now, `$2` the claimant's
+/// capabilities, `$3` its tenant filter, `$4` the keys at their limit, `$5` tasks per lane,
+/// `$6` the aging interval (unset here), `$7` tasks to skip.
+const LANE_CANDIDATES_SQL: &str = "SELECT l.tenant_id, l.level::INT AS level, l.pass, \
+      p.ordinal, p.weight, c.id, c.all_keys \
+    FROM queue_lanes l \
+    JOIN queue_tenant_policies p ON p.tenant_id = l.tenant_id \
+    CROSS JOIN LATERAL ( \
+      SELECT t.id, t.seq, t.all_keys FROM tasks t \
+      WHERE t.status = 'pending' AND t.priority = l.level AND t.tenant_id = l.tenant_id \
+        AND t.capabilities <@ $2 AND NOT (t.all_keys && $4) AND NOT (t.id = ANY($7)) \
+      ORDER BY t.seq LIMIT $5) c \
+    WHERE ($3::TEXT[] IS NULL OR l.tenant_id = ANY($3)) \
+      AND $1::TIMESTAMPTZ IS NOT NULL AND $6::FLOAT8 IS NULL \
+    ORDER BY l.level, l.tenant_id, c.seq";
+
+/// With aging, a task's level depends on how long it has waited (its priority, raised one
+/// level per `aging_after`), so the due tasks are ranked in one pass (parameters as for
+/// [`LANE_CANDIDATES_SQL`]).
+fn aged_candidates_sql() -> String {
+    format!(
+        "WITH due AS ( \
+           SELECT t.id, t.tenant_id, t.seq, t.all_keys, \
+             GREATEST(0, t.priority - floor(extract(epoch FROM ($1 - COALESCE( \
+               CASE WHEN t.status = 'pending' THEN t.pending_since ELSE t.due_at END, $1) \
+             ))::FLOAT8 / $6))::INT AS level \
+           FROM tasks t \
+           WHERE {due} AND t.capabilities <@ $2 \
+             AND ($3::TEXT[] IS NULL OR t.tenant_id = ANY($3)) \
+             AND NOT (t.all_keys && $4) AND NOT (t.id = ANY($7))), \
+         ranked AS ( \
+           SELECT due.*, row_number() OVER (PARTITION BY level, tenant_id ORDER BY seq) AS rn \
+           FROM due) \
+         SELECT r.id, r.tenant_id, r.level, r.all_keys, l.pass, p.ordinal, p.weight \
+         FROM ranked r \
+         LEFT JOIN queue_lanes l ON l.tenant_id = r.tenant_id AND l.level = r.level \
+         LEFT JOIN queue_tenant_policies p ON p.tenant_id = r.tenant_id \
+         WHERE r.rn <= $5 ORDER BY r.level, r.tenant_id, r.seq",
+        due = rows::DUE
+            .replace("status", "t.status")
+            .replace("due_at", "t.due_at"),
+    )
+}
+
+/// Moves the scheduled and failed tasks whose time has come to pending (those another
+/// transaction holds are left to it), as the reference store does before every claim.
+async fn promote_due(conn: &mut PgConnection, now: OffsetDateTime) -> Result<(), Fault> {
+    sqlx::query(
+        "UPDATE tasks SET status = 'pending', pending_since = due_at, due_at = NULL, \
+         updated_at = $1 WHERE id IN (SELECT id FROM tasks \
+           WHERE status IN ('scheduled', 'failed') AND due_at <= $1 FOR UPDATE SKIP LOCKED)",
+    )
+    .bind(now)
+    .execute(conn)
+    .await
+    .db("promote due tasks")?;
+    Ok(())
+}
+
+/// Locks `task` if it is still due and no one else holds it, and leases it to the claimant.
+async fn lease(
+    conn: &mut PgConnection,
+    claimant: &Claimant<'_>,
+    task: &Candidate,
+    config: &QueueConfig,
+    now: OffsetDateTime,
+) -> Result<Option<Lease>, Fault> {
+    let expires_at = now + config.lease_ttl;
+    let sql = format!(
+        "UPDATE tasks SET status = 'assigned', assignee = $3, \
+           lease_fence = nextval('queue_fence'), lease_expires_at = $4, \
+           cancel_requested = FALSE, claim_keys = $5, due_at = NULL, pending_since = NULL, \
+           updated_at = $1 \
+         WHERE id = (SELECT id FROM tasks WHERE id = $2 AND {due} FOR UPDATE SKIP LOCKED) \
+         RETURNING {COLUMNS}",
+        due = rows::DUE
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(now)
+        .bind(task.id)
+        .bind(claimant.agent.as_str())
+        .bind(expires_at)
+        .bind(&claimant.keys)
+        .fetch_optional(conn)
+        .await
+        .db("lease a task")?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let record = rows::record(&row, now)?;
+    let fence = record
+        .lease_fence
+        .ok_or_else(|| Fault::corrupt("a lease without a fence"))?;
+    Ok(Some(Lease {
+        token: LeaseToken {
+            task: record.id,
+            fence,
+        },
+        expires_at,
+        attempt: record.attempt_count.saturating_add(1),
+        task: record,
+    }))
+}
+
+/// Locks a lane's row unless another claimer holds it; returns its pass (`None`: busy).
+async fn lock_lane(conn: &mut PgConnection, lane: &Lane) -> Result<Option<i64>, Fault> {
+    let level = i16::try_from(lane.level).unwrap_or(3);
+    for _ in 0..2 {
+        let pass: Option<i64> = sqlx::query_scalar(
+            "SELECT pass FROM queue_lanes WHERE tenant_id = $1 AND level = $2 \
+             FOR UPDATE SKIP LOCKED",
+        )
+        .bind(&lane.tenant)
+        .bind(level)
+        .fetch_optional(&mut *conn)
+        .await
+        .db("lock a lane")?;
+        if pass.is_some() {
+            return Ok(pass);
+        }
+        let exists: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM queue_lanes WHERE tenant_id = $1 AND level = $2)",
+        )
+        .bind(&lane.tenant)
+        .bind(level)
+        .fetch_one(&mut *conn)
+        .await
+        .db("look up a lane")?;
+        if exists {
+            return Ok(None);
+        }
+        sqlx::query(
+            "INSERT INTO queue_lanes (tenant_id, level) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(&lane.tenant)
+        .bind(level)
+        .execute(&mut *conn)
+        .await
+        .db("make a lane")?;
+    }
+    Ok(None)
+}
+
+/// Writes the passes of the lanes served (their rows are locked by this transaction).
+async fn write_stride(conn: &mut PgConnection, lanes: &[Lane]) -> Result<(), Fault> {
+    for lane in lanes {
+        let Some(served_at) = lane.served_at else {
+            continue;
+        };
+        sqlx::query(
+            "UPDATE queue_lanes SET pass = $3, served_pass = GREATEST(served_pass, $4) \
+             WHERE tenant_id = $1 AND level = $2",
+        )
+        .bind(&lane.tenant)
+        .bind(i16::try_from(lane.level).unwrap_or(3))
+        .bind(lane.pass)
+        .bind(served_at)
+        .execute(&mut *conn)
+        .await
+        .db("advance a tenant's pass")?;
+    }
+    Ok(())
+}
