@@ -85,10 +85,16 @@ async fn an_id_of_another_tenant_is_refused_and_the_batch_leaves_nothing_behind(
     let refused = store.enqueue_batch(vec![fresh, clash]).await;
 
     assert!(matches!(refused, Err(QueueError::AlreadyExists(id)) if id == taken));
-    assert!(matches!(store.get(fresh_id).await, Err(QueueError::NotFound(_))));
+    assert!(matches!(
+        store.get(fresh_id).await,
+        Err(QueueError::NotFound(_))
+    ));
     assert_eq!(store.get(taken).await.unwrap().tenant.as_str(), "acme");
     let retried = store.enqueue(task("globex", 3)).await.unwrap();
-    assert_eq!(store.get(retried.id).await.unwrap().tenant.as_str(), "globex");
+    assert_eq!(
+        store.get(retried.id).await.unwrap().tenant.as_str(),
+        "globex"
+    );
 }
 
 #[tokio::test]
@@ -106,7 +112,10 @@ async fn an_idempotent_duplicate_answers_with_the_first_task_and_maps_no_new_id(
 
     assert!(answer.deduplicated);
     assert_eq!(answer.id, first_id);
-    assert!(matches!(store.get(again_id).await, Err(QueueError::NotFound(_))));
+    assert!(matches!(
+        store.get(again_id).await,
+        Err(QueueError::NotFound(_))
+    ));
     let mapped: Option<String> = redis::cmd("HGET")
         .arg(format!("{}:{{#}}:where", redis.prefix()))
         .arg(again_id.to_string())
