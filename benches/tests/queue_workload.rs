@@ -118,15 +118,11 @@ fn workload_reports_every_field_and_keeps_priority_order(kind: StoreKind, versio
     assert_eq!(number(&json, "priority.c1.missing"), 0.0);
     assert_eq!(number(&json, "priority.c1.duplicates"), 0.0);
     assert_eq!(number(&json, "priority.c50.started"), 100.0);
-    let windowed = number(&json, "priority.c50.windowed_violations");
-    if kind == StoreKind::Postgres {
-        // Known defect (issue #4 note, docs/benchmarks.md): under 50 concurrent claimers the
-        // Postgres claim can take a less urgent task while more urgent ones are locked by other
-        // claimers. Sequential claims (c1, above) keep strict order; c50 is reported, not held.
-        eprintln!("postgres c50 windowed priority violations: {windowed}");
-    } else {
-        assert_eq!(windowed, 0.0, "{kind}");
-    }
+    assert_eq!(
+        number(&json, "priority.c50.windowed_violations"),
+        0.0,
+        "{kind}: {json:#}"
+    );
     assert!(number(&json, "priority.c50.strict_violations") >= 0.0);
     assert_eq!(
         field(&json, "errors"),

@@ -3,15 +3,23 @@
 //!
 //! A claim runs in rounds. Each round reads the limited keys, fetches the eligible due tasks
 //! (the first few of each (tenant, level) lane, skipping keys already at their limit and tasks
-//! another claimer holds), locks the limit rows those tasks count under, and then picks tasks
-//! as the reference store does: at the most urgent level with work, the tenant with the
-//! smallest pass (never behind the level's virtual time; ties: first seen) gets its oldest task
-//! whose keys are all below their limits. Before serving a lane the claim locks its row with
-//! `SKIP LOCKED`: a lane another claimer is serving is passed over (its tenant is being served
-//! anyway), so claimers never queue behind one another on stride state. Each task is then
-//! locked with `SKIP LOCKED` and leased with the next fence. At the end of the round the lanes
-//! served get their new pass and the buckets drawn from their tokens. Another round follows
-//! while the last one made progress and the claim wants more.
+//! another claimer was seen holding), locks the limit rows those tasks count under, and then
+//! picks tasks as the reference store does: at the most urgent level with work, the tenant
+//! with the smallest pass (never behind the level's virtual time; ties: first seen) gets its
+//! oldest task whose keys are all below their limits. Each task is locked with `SKIP LOCKED`
+//! and leased with the next fence: a task another claimer holds is stepped over, never waited
+//! for. Strict priority holds under any number of concurrent claimers: a claim never moves to
+//! a less urgent level while a more urgent lane may still hold a free task it did not fetch;
+//! it fetches again instead (another round).
+//!
+//! Stride state is read without locks and written once, at the end of the claim, by
+//! `queue_serve_lane` (migration 0003): each lane served advances by its stride per task,
+//! relative to its *current* pass. A lane another claim is writing is never waited for: the
+//! serves are left owed in `queue_lane_serves`, folded in by the next claim that gets the row,
+//! and counted by every reader meanwhile. So a claim's commit never queues behind another's
+//! (its tasks start in the order they were leased), and claims cannot deadlock on lanes. Two
+//! concurrent claims may both serve the tenant that was next; the accounting still charges it
+//! for both, so fairness holds over time.
 //!
 //! The virtual time of a level is the largest pass served there (`queue_levels`, a view over
 //! the lanes). A tenant is always served from at least that point, so one that becomes active
@@ -56,11 +64,50 @@ struct Lane {
     stride: i64,
     /// The pass it is served at next (never behind the level's virtual time).
     pass: i64,
-    /// Whether this transaction holds the lane's row (read fresh when locked).
-    locked: bool,
-    /// The last pass it was served at in this round, if it was.
-    served_at: Option<i64>,
+    /// Whether the fetch was cut at the per-lane limit (more due tasks may follow).
+    truncated: bool,
     tasks: VecDeque<Candidate>,
+}
+
+/// The serves of one lane during a claim, written when the claim ends.
+struct Served {
+    stride: i64,
+    /// The pass it was first served at by this claim.
+    first: i64,
+    /// How many tasks it was served.
+    count: i64,
+}
+
+/// The stride state a claim changes: its lanes' serves and each level's virtual time, as seen
+/// by this claim (laid over what later rounds read, so they continue from it).
+#[derive(Default)]
+struct Stride {
+    served: HashMap<(String, usize), Served>,
+    virtual_time: [i64; 4],
+}
+
+impl Stride {
+    /// The pass `lane` is served at next, counting this claim's serves.
+    fn next_pass(&self, tenant: &str, level: usize) -> Option<i64> {
+        self.served
+            .get(&(tenant.to_owned(), level))
+            .map(|s| s.first.saturating_add(s.count.saturating_mul(s.stride)))
+    }
+
+    /// Records a serve of `lane` at its current pass.
+    fn serve(&mut self, lane: &Lane) {
+        let served = self
+            .served
+            .entry((lane.tenant.clone(), lane.level))
+            .or_insert(Served {
+                stride: lane.stride,
+                first: lane.pass,
+                count: 0,
+            });
+        served.count += 1;
+        let vt = &mut self.virtual_time[lane.level];
+        *vt = (*vt).max(lane.pass);
+    }
 }
 
 /// What a claim learned in its earlier rounds.
@@ -68,10 +115,10 @@ struct Lane {
 struct Seen {
     /// Tasks another claimer held.
     skipped: Vec<Uuid>,
-    /// Lanes another claimer was serving.
-    busy: Vec<(String, usize)>,
     /// Whether a limit held back a task the claimant could otherwise take.
     throttled: bool,
+    /// The stride state it changed.
+    stride: Stride,
 }
 
 /// What a round did.
@@ -121,6 +168,7 @@ pub(crate) async fn claim(
             break;
         }
     }
+    write_stride(conn, &seen.stride).await?;
     if seen.throttled {
         counters.throttled += 1;
     }
@@ -153,14 +201,17 @@ async fn round(
     if !blocked.is_empty() && held_back(conn, claimant, &blocked, now).await? {
         seen.throttled = true;
     }
-    let (mut lanes, mut virtual_time) =
-        candidates(conn, claimant, &blocked, &seen.skipped, want, config, now).await?;
-    lanes.retain(|lane| {
-        !seen
-            .busy
-            .iter()
-            .any(|(tenant, level)| *tenant == lane.tenant && *level == lane.level)
-    });
+    let mut lanes = candidates(
+        conn,
+        claimant,
+        &blocked,
+        &seen.skipped,
+        want,
+        config,
+        now,
+        &seen.stride,
+    )
+    .await?;
     if lanes.is_empty() {
         return Ok(idle);
     }
@@ -198,49 +249,37 @@ async fn round(
             break;
         }
         let mut picked = None;
-        'pick: loop {
-            'levels: for (level, vt) in virtual_time.iter().enumerate() {
-                let mut order: Vec<usize> = (0..lanes.len())
-                    .filter(|&i| lanes[i].level == level && !lanes[i].tasks.is_empty())
-                    .collect();
-                order.sort_by_key(|&i| (lanes[i].pass, lanes[i].ordinal));
-                for i in order {
-                    if !lanes[i].locked {
-                        let Some(pass) = lock_lane(conn, &lanes[i]).await? else {
-                            // Another claimer is serving this tenant here: pass it over.
-                            seen.busy.push((lanes[i].tenant.clone(), level));
-                            lanes[i].tasks.clear();
-                            progress = true;
-                            continue;
-                        };
-                        lanes[i].locked = true;
-                        let fresh = pass.max(*vt);
-                        if fresh > lanes[i].pass {
-                            // It was served meanwhile: take its turn again in the fair order.
-                            lanes[i].pass = fresh;
-                            continue 'pick;
-                        }
+        'levels: for level in 0..4 {
+            let mut order: Vec<usize> = (0..lanes.len())
+                .filter(|&i| lanes[i].level == level && !lanes[i].tasks.is_empty())
+                .collect();
+            order.sort_by_key(|&i| (lanes[i].pass, lanes[i].ordinal));
+            let mut unseen = false;
+            for i in order {
+                while let Some(task) = lanes[i].tasks.pop_front() {
+                    if !allowed(&task.keys, &limits) {
+                        seen.throttled = true;
+                        continue;
                     }
-                    while let Some(task) = lanes[i].tasks.pop_front() {
-                        if !allowed(&task.keys, &limits) {
-                            seen.throttled = true;
-                            continue;
+                    match lease(conn, claimant, &task, config, now).await? {
+                        Some(lease) => {
+                            picked = Some((i, lease));
+                            break 'levels;
                         }
-                        match lease(conn, claimant, &task, config, now).await? {
-                            Some(lease) => {
-                                picked = Some((i, lease));
-                                break 'levels;
-                            }
-                            None => {
-                                // Another claimer holds it (or took it): never wait for it.
-                                seen.skipped.push(task.id);
-                                progress = true;
-                            }
+                        None => {
+                            // Another claimer holds it (or took it): never wait for it.
+                            seen.skipped.push(task.id);
+                            progress = true;
                         }
                     }
                 }
+                unseen |= lanes[i].truncated;
             }
-            break;
+            if unseen {
+                // Due tasks at this level were not fetched: fetch again rather than serve a
+                // less urgent level.
+                break;
+            }
         }
         let Some((i, lease)) = picked else {
             break;
@@ -259,13 +298,10 @@ async fn round(
             }
         }
         let lane = &mut lanes[i];
-        let vt = &mut virtual_time[lane.level];
-        *vt = (*vt).max(lane.pass);
-        lane.served_at = Some(lane.pass);
+        seen.stride.serve(lane);
         lane.pass = lane.pass.saturating_add(lane.stride);
         leases.push(lease);
     }
-    write_stride(conn, &lanes).await?;
     limits::write_buckets(conn, &limits).await?;
     Ok(Round { leases, progress })
 }
@@ -292,8 +328,9 @@ async fn held_back(
         .db("look for throttled tasks")
 }
 
-/// The eligible due tasks, as lanes of at most `want` + slack tasks each, and each level's
-/// virtual time.
+/// The eligible due tasks, as lanes of at most `want` + slack tasks each, passes and virtual
+/// times counting what `stride` (this claim's earlier rounds) served.
+#[allow(clippy::too_many_arguments)]
 async fn candidates(
     conn: &mut PgConnection,
     claimant: &Claimant<'_>,
@@ -302,8 +339,9 @@ async fn candidates(
     want: usize,
     config: &QueueConfig,
     now: OffsetDateTime,
-) -> Result<(Vec<Lane>, [i64; 4]), Fault> {
-    let mut virtual_time = [0_i64; 4];
+    this_claim: &Stride,
+) -> Result<Vec<Lane>, Fault> {
+    let mut virtual_time = this_claim.virtual_time;
     let levels = sqlx::query("SELECT level, virtual_time FROM queue_levels")
         .fetch_all(&mut *conn)
         .await
@@ -314,7 +352,8 @@ async fn candidates(
             .ok()
             .and_then(|l| virtual_time.get_mut(l))
         {
-            *slot = row.try_get("virtual_time").db("read a virtual time")?;
+            let stored: i64 = row.try_get("virtual_time").db("read a virtual time")?;
+            *slot = (*slot).max(stored);
         }
     }
     let sql = if config.aging_after.is_some() {
@@ -355,21 +394,28 @@ async fn candidates(
                 let ordinal: Option<i64> = row.try_get("ordinal").db(what)?;
                 let weight: Option<i32> = row.try_get("weight").db(what)?;
                 let stride = rows::signed(FAIR_STRIDE) / i64::from(weight.unwrap_or(1).max(1));
-                let pass = pass.unwrap_or(0).max(virtual_time[level]);
+                let owed: Option<i64> = row.try_get("owed").db(what)?;
+                let pass = pass
+                    .unwrap_or(0)
+                    .saturating_add(owed.unwrap_or(0).saturating_mul(stride))
+                    .max(virtual_time[level])
+                    .max(this_claim.next_pass(&tenant, level).unwrap_or(0));
                 lanes.push(Lane {
                     level,
                     tenant,
                     ordinal: ordinal.unwrap_or(i64::MAX),
                     stride,
                     pass,
-                    locked: false,
-                    served_at: None,
+                    truncated: false,
                     tasks: VecDeque::from([candidate]),
                 });
             }
         }
     }
-    Ok((lanes, virtual_time))
+    for lane in &mut lanes {
+        lane.truncated = i64::try_from(lane.tasks.len()).unwrap_or(i64::MAX) >= per_lane;
+    }
+    Ok(lanes)
 }
 
 /// Without aging, a task's level is its priority: the candidates are found lane by lane, each
@@ -378,7 +424,9 @@ async fn candidates(
 /// capabilities, `$3` its tenant filter, `$4` the keys at their limit, `$5` tasks per lane,
 /// `$6` the aging interval (unset here), `$7` tasks to skip.
 const LANE_CANDIDATES_SQL: &str = "SELECT l.tenant_id, l.level::INT AS level, l.pass, \
-      p.ordinal, p.weight, c.id, c.all_keys \
+      p.ordinal, p.weight, c.id, c.all_keys, \
+      (SELECT sum(d.served) FROM queue_lane_serves d \
+        WHERE d.tenant_id = l.tenant_id AND d.level = l.level)::BIGINT AS owed \
     FROM queue_lanes l \
     JOIN queue_tenant_policies p ON p.tenant_id = l.tenant_id \
     CROSS JOIN LATERAL ( \
@@ -407,7 +455,9 @@ fn aged_candidates_sql() -> String {
          ranked AS ( \
            SELECT due.*, row_number() OVER (PARTITION BY level, tenant_id ORDER BY seq) AS rn \
            FROM due) \
-         SELECT r.id, r.tenant_id, r.level, r.all_keys, l.pass, p.ordinal, p.weight \
+         SELECT r.id, r.tenant_id, r.level, r.all_keys, l.pass, p.ordinal, p.weight, \
+           (SELECT sum(d.served) FROM queue_lane_serves d \
+             WHERE d.tenant_id = r.tenant_id AND d.level = r.level)::BIGINT AS owed \
          FROM ranked r \
          LEFT JOIN queue_lanes l ON l.tenant_id = r.tenant_id AND l.level = r.level \
          LEFT JOIN queue_tenant_policies p ON p.tenant_id = r.tenant_id \
@@ -478,62 +528,23 @@ async fn lease(
     }))
 }
 
-/// Locks a lane's row unless another claimer holds it; returns its pass (`None`: busy).
-async fn lock_lane(conn: &mut PgConnection, lane: &Lane) -> Result<Option<i64>, Fault> {
-    let level = i16::try_from(lane.level).unwrap_or(3);
-    for _ in 0..2 {
-        let pass: Option<i64> = sqlx::query_scalar(
-            "SELECT pass FROM queue_lanes WHERE tenant_id = $1 AND level = $2 \
-             FOR UPDATE SKIP LOCKED",
-        )
-        .bind(&lane.tenant)
-        .bind(level)
-        .fetch_optional(&mut *conn)
-        .await
-        .db("lock a lane")?;
-        if pass.is_some() {
-            return Ok(pass);
-        }
-        let exists: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM queue_lanes WHERE tenant_id = $1 AND level = $2)",
-        )
-        .bind(&lane.tenant)
-        .bind(level)
-        .fetch_one(&mut *conn)
-        .await
-        .db("look up a lane")?;
-        if exists {
-            return Ok(None);
-        }
-        sqlx::query(
-            "INSERT INTO queue_lanes (tenant_id, level) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(&lane.tenant)
-        .bind(level)
-        .execute(&mut *conn)
-        .await
-        .db("make a lane")?;
-    }
-    Ok(None)
-}
-
-/// Writes the passes of the lanes served (their rows are locked by this transaction).
-async fn write_stride(conn: &mut PgConnection, lanes: &[Lane]) -> Result<(), Fault> {
-    for lane in lanes {
-        let Some(served_at) = lane.served_at else {
-            continue;
-        };
-        sqlx::query(
-            "UPDATE queue_lanes SET pass = $3, served_pass = GREATEST(served_pass, $4) \
-             WHERE tenant_id = $1 AND level = $2",
-        )
-        .bind(&lane.tenant)
-        .bind(i16::try_from(lane.level).unwrap_or(3))
-        .bind(lane.pass)
-        .bind(served_at)
-        .execute(&mut *conn)
-        .await
-        .db("advance a tenant's pass")?;
+/// Writes the serves of a claim (`queue_serve_lane`, migration 0003): each lane served
+/// advances by its stride per task from its current pass (or from where this claim first
+/// served it, if that is further on), and the level's virtual time with it. A lane another
+/// claim holds is never waited for: its serves are left owed, for the next claim to fold in.
+async fn write_stride(conn: &mut PgConnection, stride: &Stride) -> Result<(), Fault> {
+    let mut served: Vec<(&(String, usize), &Served)> = stride.served.iter().collect();
+    served.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    for ((tenant, level), served) in served {
+        sqlx::query("SELECT queue_serve_lane($1, $2, $3, $4, $5)")
+            .bind(tenant)
+            .bind(i16::try_from(*level).unwrap_or(3))
+            .bind(served.first)
+            .bind(served.count)
+            .bind(served.stride)
+            .execute(&mut *conn)
+            .await
+            .db("advance a tenant's pass")?;
     }
     Ok(())
 }
