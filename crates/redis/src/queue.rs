@@ -29,10 +29,10 @@ use async_trait::async_trait;
 use deadpool_redis::{Connection, Pool};
 use godel_queue::{
     AgentId, CancelOutcome, Clock, DeadLetterCursor, DeadLetterFilter, Depth, Eligibility,
-    Enqueued, FAIR_STRIDE, FailOutcome, Failure, Heartbeat, Lease, LeaseToken, Limit, LimitKey,
-    MAX_IDEMPOTENCY_KEY_LEN, NewTask, Payload, Priority, QueueConfig, QueueError, QueueStats,
-    QueueStore, Requeued, StatusCounts, TaskId, TaskQuery, TaskRecord, TaskStatus, TenantId,
-    TenantPolicy,
+    Enqueued, FAIR_STRIDE, FailOutcome, Failure, Heartbeat, Jitter, Lease, LeaseToken, Limit,
+    LimitKey, MAX_IDEMPOTENCY_KEY_LEN, NewTask, NoJitter, Payload, Priority, QueueConfig,
+    QueueError, QueueStats, QueueStore, Requeued, StatusCounts, TaskId, TaskQuery, TaskRecord,
+    TaskStatus, TenantId, TenantPolicy,
 };
 use redis::{AsyncCommands, Script};
 use serde_json::{Value, json};
@@ -50,6 +50,7 @@ pub struct RedisQueueStore {
     keys: Keys,
     config: QueueConfig,
     clock: Arc<dyn Clock>,
+    jitter: Arc<dyn Jitter>,
     script_config: Value,
     /// Something that must live as long as the store (a test fixture owning the keys).
     keep_alive: Option<Box<dyn std::any::Any + Send + Sync>>,
@@ -92,9 +93,17 @@ impl RedisQueueStore {
             keys: Keys::new(prefix),
             config,
             clock,
+            jitter: Arc::new(NoJitter),
             script_config,
             keep_alive: None,
         })
+    }
+
+    /// Uses `jitter` for retry backoff (only matters when the retry policy's `jitter` > 0).
+    #[must_use]
+    pub fn with_jitter(mut self, jitter: Arc<dyn Jitter>) -> Self {
+        self.jitter = jitter;
+        self
     }
 
     /// Keeps `guard` alive as long as the store.
@@ -108,6 +117,16 @@ impl RedisQueueStore {
     #[must_use]
     pub fn config(&self) -> &QueueConfig {
         &self.config
+    }
+
+    /// What the next retry's backoff is multiplied by: `1 - jitter * u`, as
+    /// [`RetryPolicy::delay`](godel_queue::RetryPolicy::delay) applies it.
+    fn backoff_factor(&self) -> f64 {
+        let jitter = self.config.retry.jitter;
+        if jitter == 0.0 {
+            return 1.0;
+        }
+        1.0 - jitter * self.jitter.sample().clamp(0.0, 1.0)
     }
 
     async fn conn(&self) -> Result<Connection, RedisFailure> {
@@ -522,6 +541,7 @@ impl QueueStore for RedisQueueStore {
             "message": failure.message,
             "retryable": failure.retryable,
             "retry_after": failure.retry_after.map_or(0, duration_micros),
+            "factor": self.backoff_factor(),
         });
         let reply = self.on_lease(token, &scripts::FAIL, args).await?;
         Ok(match text(&reply, "outcome") {

@@ -1,4 +1,5 @@
--- Ends an attempt as failed. A = { id, fence, message, retryable, retry_after }.
+-- Ends an attempt as failed. A = { id, fence, message, retryable, retry_after, factor }, where
+-- factor (in (0, 1], from the store's jitter source) shortens the backoff.
 local why = refusal(A.id, A.fence)
 if why then return fail(why) end
 local id = A.id
@@ -18,7 +19,7 @@ end
 local r = CFG.retry
 local backoff = r.initial * (r.multiplier ^ (att - 1))
 if backoff ~= backoff or backoff >= r.max then backoff = r.max end
-backoff = math.floor(backoff)
+backoff = math.floor(backoff * (A.factor or 1))
 local due = NOW + math.max(backoff, A.retry_after)
 make_waiting_until(id, from, 'failed', due)
 return reply({ outcome = 'retrying', att = att, due = fmt(due) })
