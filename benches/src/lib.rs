@@ -11,7 +11,8 @@
 //! product: it is a program, so it reports failures with `anyhow`.
 //!
 //! Modules: [`params`] reads the workload's environment variables, [`stores`] opens the store
-//! chosen by `--store`, [`workload`] runs the phases, [`stats`] holds the pure arithmetic
+//! chosen by `--store`, [`workload`] runs the phases, [`submit`] measures submit latency at a
+//! fixed rate (`submit-latency`), [`stats`] holds the pure arithmetic
 //! (percentiles, priority violations), [`procstat`] reads CPU time and peak RSS from `/proc`,
 //! and [`report`] is the JSON the program prints.
 
@@ -20,6 +21,7 @@ pub mod procstat;
 pub mod report;
 pub mod stats;
 pub mod stores;
+pub mod submit;
 pub mod workload;
 
 mod rng;

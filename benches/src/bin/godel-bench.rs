@@ -2,8 +2,8 @@
 //!
 //! `godel-bench queue-workload --store memory` runs the queue workload of `BENCH-WORKLOAD.md`
 //! against a store, reading its parameters from the environment (`OUT` is required), and writes
-//! the JSON result to `$OUT` (and prints it). Stores other than `memory` arrive with the stores
-//! issue (#4); asking for one fails rather than printing a made-up result.
+//! the JSON result to `$OUT` (and prints it). `godel-bench submit-latency --store sqlite --rate
+//! 1000` measures the latency of a durable submit at a fixed rate, open loop, and prints JSON.
 
 use std::fs;
 
@@ -11,6 +11,7 @@ use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 use godel_benches::params::Params;
 use godel_benches::stores::{self, StoreKind};
+use godel_benches::submit::{self, SubmitParams};
 use godel_benches::workload;
 
 /// Godel's load programs.
@@ -32,12 +33,53 @@ enum Command {
         #[arg(long, value_enum)]
         store: StoreKind,
     },
+    /// Measures submit latency at a fixed rate (open loop) and prints JSON.
+    ///
+    /// Environment: REDIS_URL, PG_ADMIN_URL (as for queue-workload).
+    SubmitLatency {
+        /// The store to measure.
+        #[arg(long, value_enum)]
+        store: StoreKind,
+        /// Submissions per second.
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
+        /// Measured seconds.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Unmeasured seconds sent first.
+        #[arg(long, default_value_t = 1.0)]
+        warmup: f64,
+    },
 }
 
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::QueueWorkload { store } => queue_workload(store),
+        Command::SubmitLatency {
+            store,
+            rate,
+            seconds,
+            warmup,
+        } => submit_latency(
+            store,
+            SubmitParams {
+                rate,
+                seconds,
+                warmup,
+            },
+        ),
     }
+}
+
+fn submit_latency(kind: StoreKind, params: SubmitParams) -> Result<()> {
+    let store_params = Params::from_lookup(|name| match name {
+        "OUT" => Some("/dev/null".to_owned()),
+        _ => std::env::var(name).ok(),
+    })?;
+    let opened = stores::open(kind, &store_params)?;
+    let report = submit::run(params, &opened)?;
+    println!("{}", report.to_json());
+    Ok(())
 }
 
 fn queue_workload(kind: StoreKind) -> Result<()> {
