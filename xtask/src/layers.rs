@@ -54,6 +54,7 @@ const LAYERS: &[(&str, Kind)] = &[
     ("godel-postgres", Kind::Adapter),
     ("godel-redis", Kind::Adapter),
     ("godel-openclaw", Kind::Adapter),
+    ("godel-openclaw-sim", Kind::Adapter),
     ("godel-http", Kind::Adapter),
     ("godel", Kind::Facade),
     ("godel-test-support", Kind::TestSupport),

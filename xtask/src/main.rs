@@ -7,13 +7,15 @@
 //! - `test [args]`: the test step alone: nextest (or `cargo test`) plus doctests;
 //! - `layers`: the dependency rules of DESIGN §2, read from `cargo metadata` (see [`layers`]);
 //! - `tidy`: repository hygiene: `//!` headers, no `#[ignore]` or `#[should_panic]` (see [`tidy`]);
-//! - `bench [args]`: the criterion benches of `godel-benches`.
+//! - `bench [args]`: the criterion benches of `godel-benches`;
+//! - `e2e-openclaw [args]`: the end-to-end tests on the real OpenClaw gateway (see [`e2e_openclaw`]).
 //!
 //! This is tooling, not product: it is the one place besides the apps where `anyhow` is used, and
 //! no Godel crate depends on it.
 
 mod bench;
 mod ci;
+mod e2e_openclaw;
 mod layers;
 mod tidy;
 
@@ -58,6 +60,12 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Install the real OpenClaw gateway (cached) and run its end-to-end tests.
+    E2eOpenclaw {
+        /// Extra arguments for `cargo nextest run`, e.g. a test name filter.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -68,6 +76,7 @@ fn main() -> ExitCode {
         Cmd::Layers => layers::run(),
         Cmd::Tidy => tidy::run(),
         Cmd::Bench { args } => bench::run(&args),
+        Cmd::E2eOpenclaw { args } => e2e_openclaw::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
