@@ -1,6 +1,11 @@
 //! Group commit for enqueues: callers hand their batch to one background committer, which takes
-//! every submission waiting, runs them in ONE transaction (each under its own savepoint, so a
-//! refused batch does not fail the others), commits, and only then answers each caller.
+//! every submission waiting, runs them in ONE transaction, commits, and only then answers each
+//! caller.
+//!
+//! The group is first tried as one merged batch (one set of statements for all its tasks, as if
+//! the submissions ran one after another); only if that is refused (some submission is invalid,
+//! a duplicate, over a bound) is it run again one submission per savepoint, so a refused
+//! submission does not fail the others and each caller gets exactly its own answer.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -142,13 +147,20 @@ async fn commit_group(pool: &PgPool, config: &QueueConfig, group: Vec<Submission
     }
 }
 
-/// One transaction over the group: each submission under a savepoint.
+/// One transaction over the group: merged if every submission is accepted, else each
+/// submission under a savepoint.
 async fn try_group(
     pool: &PgPool,
     config: &QueueConfig,
     group: &[Submission],
 ) -> Result<Vec<Result<Vec<Enqueued>, QueueError>>, Fault> {
     let mut tx = pool.begin().await.db("begin an enqueue group")?;
+    if group.len() > 1
+        && let Some(results) = try_merged(&mut tx, config, group).await?
+    {
+        tx.commit().await.db("commit an enqueue group")?;
+        return Ok(results);
+    }
     let mut results = Vec::with_capacity(group.len());
     for submission in group {
         sqlx::query("SAVEPOINT submission")
@@ -192,4 +204,51 @@ async fn try_group(
     }
     tx.commit().await.db("commit an enqueue group")?;
     Ok(results)
+}
+
+/// Runs the whole group as one batch under a savepoint; `None` (rolled back) when any part of
+/// it is refused, so the caller runs the submissions one by one to tell whose it was.
+async fn try_merged(
+    tx: &mut sqlx::PgConnection,
+    config: &QueueConfig,
+    group: &[Submission],
+) -> Result<Option<Vec<Result<Vec<Enqueued>, QueueError>>>, Fault> {
+    sqlx::query("SAVEPOINT merged")
+        .execute(&mut *tx)
+        .await
+        .db("open a savepoint")?;
+    let tasks: Vec<NewTask> = group.iter().flat_map(|s| s.tasks.iter().cloned()).collect();
+    // The group's clock reading: the latest of its submissions (each was taken before sending).
+    let now = group.iter().map(|s| s.now).max().unwrap_or(group[0].now);
+    let mut counters = Counters::default();
+    let merged = match enqueue_batch(&mut *tx, tasks, config, now, &mut counters).await {
+        Ok(done) => counters
+            .flush(&mut *tx, STATS_SHARD_COMMITTER)
+            .await
+            .map(|()| done),
+        Err(fault) => Err(fault),
+    };
+    match merged {
+        Ok(done) => {
+            sqlx::query("RELEASE SAVEPOINT merged")
+                .execute(&mut *tx)
+                .await
+                .db("release a savepoint")?;
+            let mut answers = done.into_iter();
+            Ok(Some(
+                group
+                    .iter()
+                    .map(|s| Ok(answers.by_ref().take(s.tasks.len()).collect()))
+                    .collect(),
+            ))
+        }
+        Err(fault) if fault.is_retryable() => Err(fault),
+        Err(_) => {
+            sqlx::query("ROLLBACK TO SAVEPOINT merged")
+                .execute(&mut *tx)
+                .await
+                .db("roll back a savepoint")?;
+            Ok(None)
+        }
+    }
 }
