@@ -3,7 +3,8 @@
 //!
 //! A claim runs in rounds. Each round reads the limited keys, fetches the eligible due tasks
 //! (the first few of each (tenant, level) lane, skipping keys already at their limit and tasks
-//! another claimer was seen holding), locks the limit rows those tasks count under, and then
+//! another claimer was seen holding), locks the limit rows those tasks count under (in one key
+//! order across the whole claim, so claims never wait for each other's limits), and then
 //! picks tasks as the reference store does: at the most urgent level with work, the tenant
 //! with the smallest pass (never behind the level's virtual time; ties: first seen) gets its
 //! oldest task whose keys are all below their limits. Each task is locked with `SKIP LOCKED`
@@ -117,6 +118,8 @@ struct Seen {
     skipped: Vec<Uuid>,
     /// Whether a limit held back a task the claimant could otherwise take.
     throttled: bool,
+    /// The limit rows it holds locked, sorted.
+    locked: Vec<String>,
     /// The stride state it changed.
     stride: Stride,
 }
@@ -230,6 +233,21 @@ async fn round(
     relevant.retain(|k| limits.contains_key(k));
     relevant.sort_unstable();
     relevant.dedup();
+    // Limit rows are locked in one global (key) order across the whole claim, so two claims
+    // can never wait for each other's limits: a later round that would need a key sorting
+    // before one already held ends the claim with what it has.
+    let highest = seen.locked.last();
+    if relevant
+        .iter()
+        .any(|k| highest.is_some_and(|h| k < h) && seen.locked.binary_search(k).is_err())
+    {
+        return Ok(idle);
+    }
+    for key in &relevant {
+        if let Err(at) = seen.locked.binary_search(key) {
+            seen.locked.insert(at, key.clone());
+        }
+    }
     let mut limits = if relevant.is_empty() {
         HashMap::new()
     } else {
