@@ -1,6 +1,9 @@
 //! The adapter against the gateway simulator (`godel-openclaw-sim`), an independent
 //! implementation of protocol v4: the `Gateway` port end to end over a real WebSocket, including
 //! the faults the simulator injects (restarts, dropped connections, start-up refusals).
+//!
+//! Faults the simulator cannot produce on cue (a wrong protocol version, malformed frames, ticks
+//! that stop) are driven by the scripted gateway of `tests/client_*.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
