@@ -39,7 +39,7 @@ pub(crate) static FLEET_SYNC: LazyLock<Script> =
 pub(crate) static LIMIT: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/limit.lua")));
 
-/// Raises a counter to at least a value.
+/// Raises counters to at least given values (never lowers one), in one call.
 pub(crate) static RAISE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/raise.lua")));
 

@@ -108,14 +108,24 @@ impl RedisQueueStore {
     /// Only [`QueueError::Unavailable`].
     pub async fn raise_counters(&self, next_seq: u64, last_fence: u64) -> Result<(), QueueError> {
         let mut conn = self.conn().await?;
-        for (counter, value) in [("seq", next_seq), ("fence", last_fence)] {
-            let _: u64 = scripts::RAISE
-                .key(self.keys.fleet_key(counter))
-                .arg(value)
-                .invoke_async(&mut conn)
-                .await
-                .context("raise counter")?;
-        }
+        self.raise_on(&mut conn, next_seq, last_fence).await
+    }
+
+    /// [`raise_counters`](Self::raise_counters) on a connection the caller holds.
+    pub(super) async fn raise_on(
+        &self,
+        conn: &mut deadpool_redis::Connection,
+        next_seq: u64,
+        last_fence: u64,
+    ) -> Result<(), QueueError> {
+        let _: Vec<u64> = scripts::RAISE
+            .key(self.keys.fleet_key("seq"))
+            .key(self.keys.fleet_key("fence"))
+            .arg(next_seq)
+            .arg(last_fence)
+            .invoke_async(conn)
+            .await
+            .context("raise counters")?;
         Ok(())
     }
 

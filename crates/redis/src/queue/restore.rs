@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 use super::record::{join, to_fields};
 use super::reply::error_of;
 use super::{RedisQueueStore, reads};
-use crate::error::Context;
 use crate::scripts;
 
 /// A record to restore, with the claimant keys its lease counts under.
@@ -99,15 +98,7 @@ impl RedisQueueStore {
             .filter_map(|(r, _)| r.lease_fence)
             .max()
             .unwrap_or(0);
-        for (counter, value) in [("seq", max_seq), ("fence", max_fence)] {
-            let _: u64 = scripts::RAISE
-                .key(self.keys.fleet_key(counter))
-                .arg(value)
-                .invoke_async(&mut conn)
-                .await
-                .context("raise counter")?;
-        }
-        Ok(())
+        self.raise_on(&mut conn, max_seq, max_fence).await
     }
 }
 

@@ -1,8 +1,12 @@
--- Raises the counter KEYS[1] to at least ARGV[1] (never lowers it); returns its value.
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local wanted = tonumber(ARGV[1])
-if wanted > current then
-  redis.call('SET', KEYS[1], ARGV[1])
-  return wanted
+-- Raises each counter KEYS[i] to at least ARGV[i] (never lowers one); returns their values.
+local out = {}
+for i, key in ipairs(KEYS) do
+  local current = tonumber(redis.call('GET', key) or '0')
+  local wanted = tonumber(ARGV[i])
+  if wanted > current then
+    redis.call('SET', key, ARGV[i])
+    current = wanted
+  end
+  out[i] = current
 end
-return current
+return out
