@@ -5,7 +5,7 @@ mod client_support;
 
 use std::time::Duration;
 
-use client_support::{Server, TOKEN, captured_result, config, target, until_status};
+use client_support::{Server, TOKEN, captured_result, config, probe_health, target, until_status};
 use godel_lifecycle::{Gateway, GatewayAgent, GatewayConnector, GatewayError, GatewayHealth};
 use godel_openclaw::client::ConnectionStatus;
 use godel_openclaw::{OpenClawConfig, OpenClawConnector, OpenClawGateway};
@@ -39,10 +39,7 @@ async fn connects_as_a_backend_operator_and_probes_health() {
     assert_eq!(params["auth"], json!({ "token": TOKEN }));
     assert!(is_traceparent(&connect["traceparent"]), "{connect}");
 
-    let probe = tokio::spawn(async move {
-        let health = gateway.health().await;
-        (gateway, health)
-    });
+    let probe = probe_health(gateway);
     let req = conn.expect("health").await;
     assert_eq!(req["params"], json!({}));
     assert!(is_traceparent(&req["traceparent"]), "{req}");
@@ -103,10 +100,7 @@ async fn a_wrong_token_is_unauthorized_and_only_retried_on_demand() {
             .is_none()
     );
     // ...but a call tries again (here the token was fixed on the gateway).
-    let probe = tokio::spawn(async move {
-        let health = gateway.health().await;
-        (gateway, health)
-    });
+    let probe = probe_health(gateway);
     let mut conn = server.handshaken(30_000).await;
     let req = conn.expect("health").await;
     conn.reply_ok(
@@ -124,10 +118,7 @@ async fn a_call_during_a_refused_handshake_gets_unauthorized() {
     let mut server = Server::start().await;
     let gateway = OpenClawGateway::connect(&target(&server.endpoint), config()).expect("client");
     let mut conn = server.next_conn().await;
-    let probe = tokio::spawn(async move {
-        let health = gateway.health().await;
-        (gateway, health)
-    });
+    let probe = probe_health(gateway);
     conn.challenge().await;
     let connect = conn.expect("connect").await;
     conn.reply_err(
@@ -150,10 +141,7 @@ async fn a_protocol_mismatch_is_a_protocol_error() {
     let mut server = Server::start().await;
     let gateway = OpenClawGateway::connect(&target(&server.endpoint), config()).expect("client");
     let mut conn = server.next_conn().await;
-    let probe = tokio::spawn(async move {
-        let health = gateway.health().await;
-        (gateway, health)
-    });
+    let probe = probe_health(gateway);
     conn.challenge().await;
     let connect = conn.expect("connect").await;
     conn.reply_err(
@@ -176,10 +164,7 @@ async fn a_gateway_closing_during_the_handshake_is_mapped_by_close_code() {
     let mut server = Server::start().await;
     let gateway = OpenClawGateway::connect(&target(&server.endpoint), config()).expect("client");
     let mut conn = server.next_conn().await;
-    let probe = tokio::spawn(async move {
-        let health = gateway.health().await;
-        (gateway, health)
-    });
+    let probe = probe_health(gateway);
     conn.challenge().await;
     let _ = conn.expect("connect").await;
     conn.close(1002, "unsupported protocol").await;
@@ -196,10 +181,7 @@ async fn a_first_frame_other_than_the_challenge_is_a_protocol_error() {
     let mut server = Server::start().await;
     let gateway = OpenClawGateway::connect(&target(&server.endpoint), config()).expect("client");
     let mut conn = server.next_conn().await;
-    let probe = tokio::spawn(async move {
-        let health = gateway.health().await;
-        (gateway, health)
-    });
+    let probe = probe_health(gateway);
     conn.tick().await;
     assert_eq!(conn.close_code().await, Some(1002));
     let (gateway, health) = probe.await.expect("probe task");
@@ -215,10 +197,7 @@ async fn a_booting_gateway_is_retried_after_its_retry_after_ms() {
     let mut server = Server::start().await;
     let gateway = OpenClawGateway::connect(&target(&server.endpoint), config()).expect("client");
     let mut conn = server.next_conn().await;
-    let probe = tokio::spawn(async move {
-        let health = gateway.health().await;
-        (gateway, health)
-    });
+    let probe = probe_health(gateway);
     for _ in 0..2 {
         conn.challenge().await;
         let connect = conn.expect("connect").await;
@@ -246,10 +225,7 @@ async fn a_gateway_that_stays_unavailable_gives_up_after_the_retries() {
         ..config()
     };
     let gateway = OpenClawGateway::connect(&target(&server.endpoint), config).expect("client");
-    let probe = tokio::spawn(async move {
-        let health = gateway.health().await;
-        (gateway, health)
-    });
+    let probe = probe_health(gateway);
     for _ in 0..2 {
         let mut conn = server.next_conn().await;
         conn.challenge().await;
@@ -309,10 +285,7 @@ async fn requests_time_out_when_the_gateway_does_not_answer() {
     };
     let gateway = OpenClawGateway::connect(&target(&server.endpoint), config).expect("client");
     let mut conn = server.handshaken(30_000).await;
-    let probe = tokio::spawn(async move {
-        let health = gateway.health().await;
-        (gateway, health)
-    });
+    let probe = probe_health(gateway);
     let _unanswered = conn.expect("health").await;
     let (gateway, health) = probe.await.expect("probe task");
     assert!(
@@ -320,10 +293,7 @@ async fn requests_time_out_when_the_gateway_does_not_answer() {
         "{health:?}"
     );
     // The connection is still usable.
-    let probe = tokio::spawn(async move {
-        let health = gateway.health().await;
-        (gateway, health)
-    });
+    let probe = probe_health(gateway);
     let req = conn.expect("health").await;
     conn.reply_ok(&req, captured_result("basics", "health"))
         .await;

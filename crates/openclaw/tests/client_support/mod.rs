@@ -7,8 +7,10 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use godel_lifecycle::{GatewayTarget, RunEvent, RunEvents};
-use godel_openclaw::OpenClawConfig;
+use godel_lifecycle::{
+    Gateway as _, GatewayError, GatewayHealth, GatewayTarget, RunEvent, RunEvents,
+};
+use godel_openclaw::{OpenClawConfig, OpenClawGateway};
 use godel_types::InstanceId;
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
@@ -286,6 +288,17 @@ pub fn config() -> OpenClawConfig {
         resume_window: Duration::from_secs(5),
         ..OpenClawConfig::default()
     }
+}
+
+/// Probes `gateway`'s health in a task of its own (so the test can play the gateway's side
+/// meanwhile); the task hands the client back with the answer.
+pub fn probe_health(
+    gateway: OpenClawGateway,
+) -> JoinHandle<(OpenClawGateway, Result<GatewayHealth, GatewayError>)> {
+    tokio::spawn(async move {
+        let health = gateway.health().await;
+        (gateway, health)
+    })
 }
 
 /// The target of `endpoint` with the test token.
