@@ -6,13 +6,14 @@
 //! instances, opens or reuses their sessions, runs them through the `Gateway` port and follows
 //! them to completion, retry, dead letter, cancel or timeout), the leader's duties behind the
 //! [`LeaderLease`] port, the [`EventBus`] port with an in-process implementation feeding the
-//! audit trail, and graceful shutdown.
+//! audit trail, the [`access`] ports (API keys, the security audit log), and graceful shutdown.
 //!
 //! What it is not: it holds no storage or protocol code. It works on ports only (the queue
 //! store, the repositories, the instance store, gateways, the provisioner, the bus, the leader
 //! lease), so the adapters that implement them (SQLite, Postgres, Redis, OpenClaw, HTTP) only
 //! translate. It depends on tokio for timers and tasks only: no sockets, files or processes.
 
+pub mod access;
 mod bus;
 mod clock;
 mod config;

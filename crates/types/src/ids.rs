@@ -1,4 +1,5 @@
-//! UUID identifiers of the things Godel creates: sessions, instances, teams and events.
+//! UUID identifiers of the things Godel creates: sessions, instances, teams, events, API keys
+//! and audit entries.
 //!
 //! Tenants, tasks and agents use the queue's identifiers (re-exported from the crate root).
 
@@ -101,6 +102,16 @@ uuid_id!(
     /// A saved point of a session's state, to resume or migrate from.
     CheckpointId,
     "checkpoint id"
+);
+uuid_id!(
+    /// A service-account API key (its secret is never stored, only its SHA-256).
+    ApiKeyId,
+    "api key id"
+);
+uuid_id!(
+    /// One entry of the security audit log; time-ordered like events.
+    AuditId,
+    "audit id"
 );
 uuid_id!(
     /// One domain event; time-ordered, so sorting by id sorts by emission.

@@ -1,7 +1,8 @@
 //! `godel-types`: the vocabulary every Godel crate shares.
 //!
 //! What it is: identifiers as validated newtypes (tenant, task, agent, session, instance, team,
-//! event), capability sets, the state names of sessions, agents and instances, and the domain
+//! event, API key, audit entry), capability sets, the state names of sessions, agents and
+//! instances, the roles of credentials, and the domain
 //! events of the external contract (`task.*`, `agent.*`, `session.*`, `instance.*`, `system.*`)
 //! as typed values with a stable JSON form. The queue's [`Priority`], [`TaskStatus`] and
 //! [`Clock`] are re-exported rather than redefined, so there is one of each.
@@ -21,5 +22,5 @@ pub use godel_queue::{
     AgentId, Capabilities, Capability, Clock, ManualClock, ParseError, Priority, SystemClock,
     TaskId, TaskStatus, TenantId,
 };
-pub use ids::{CheckpointId, EventId, InstanceId, SessionId, TeamId};
-pub use state::{AgentStatus, InstanceHealth, SessionState};
+pub use ids::{ApiKeyId, AuditId, CheckpointId, EventId, InstanceId, SessionId, TeamId};
+pub use state::{AgentStatus, InstanceHealth, Role, SessionState};

@@ -153,3 +153,18 @@ mod tests {
         assert!(!SessionState::Paused.is_terminal());
     }
 }
+
+state_enum!(
+    /// What a credential may do (PRD 8.2). Declared from least to most privileged, so `Ord`
+    /// answers "at least": a role may do what any role below it may.
+    Role, "role" {
+        /// Read tasks, queue, agents, sessions, instances and teams.
+        Viewer => "viewer",
+        /// A viewer who may also submit tasks.
+        Developer => "developer",
+        /// A developer who may also cancel, retry, replay and drive sessions.
+        Operator => "operator",
+        /// Everything, including agents, instances, API keys and the audit log.
+        Admin => "admin",
+    }
+);
