@@ -4,6 +4,8 @@
 //! embedders. Hashing, key formats and the RBAC matrix belong to the HTTP adapter; these ports
 //! only keep what it decides.
 
+#[cfg(feature = "test-util")]
+pub mod conformance;
 mod memory;
 
 use async_trait::async_trait;

@@ -1,5 +1,6 @@
-//! The Postgres repositories: every repository port of `godel-lifecycle` and the
-//! `InstanceStore` of `godel-federation`, over the tables of `migrations/postgres/0001_core.sql`.
+//! The Postgres repositories: every repository port of `godel-lifecycle`, the `InstanceStore`
+//! of `godel-federation` and the access ports of `godel-engine` (`ApiKeyStore`, `AuditLog`),
+//! over the tables of `migrations/postgres/0001_core.sql` and `0004_audit.sql`.
 //!
 //! Each takes a [`PgPool`] in `new`. Records are kept as typed columns for what queries filter
 //! or sort on, plus a JSONB `record` column with the whole record (serde) where one exists.
@@ -7,13 +8,17 @@
 //! Tenant-scoped methods run in a transaction begun with [`begin_for_tenant`], which sets
 //! `app.current_tenant` for the row-level security policies, and also filter by `tenant_id`
 //! themselves: the owning service role bypasses row-level security, any other role is confined
-//! by it. Fleet-wide calls (a session or event listing without a tenant, removing task details
-//! by id) need the owning role.
+//! by it. Fleet-wide calls (a session, event or audit listing without a tenant, removing task
+//! details by id) need the owning role. Authenticating an API key (lookup by hash, recording
+//! its use) precedes any tenant: it goes through SECURITY DEFINER functions (see
+//! [`PgApiKeyStore`]).
 //!
 //! Driver errors become port errors in [`crate::error`] only; a unique violation on insert is
 //! the port's `AlreadyExists`.
 
 mod agents;
+mod api_keys;
+mod audit;
 mod checkpoints;
 mod events;
 mod instances;
@@ -25,6 +30,8 @@ use godel_types::TenantId;
 use sqlx::{PgPool, Postgres, Transaction};
 
 pub use self::agents::PgAgentRepository;
+pub use self::api_keys::PgApiKeyStore;
+pub use self::audit::PgAuditLog;
 pub use self::checkpoints::PgCheckpointStore;
 pub use self::events::PgEventLog;
 pub use self::instances::PgInstanceStore;

@@ -1,73 +1,16 @@
 //! The Postgres repositories pass every conformance suite of their ports, each case on a fresh
-//! database of its own.
-//!
-//! When Postgres is unreachable and `GODEL_TEST_LIVE` is not `require`, every case returns at
-//! once without failing: the factory expression given to each suite macro is evaluated inside
-//! the generated test, before the case runs, and returns from the test when there is no server.
+//! database of its own (see `support` for how a case skips when Postgres is unreachable).
 
-use std::sync::{Arc, Mutex, PoisonError};
+mod support;
+
+use std::sync::Arc;
 
 use godel_postgres::repos::{
     PgAgentRepository, PgCheckpointStore, PgEventLog, PgInstanceStore, PgSessionRepository,
     PgTaskRepository,
 };
-use godel_postgres::testing::TestDatabase;
-use sqlx::PgPool;
 
-/// The databases of one case: each repository the case creates gets a fresh one, and every
-/// database lives (its repository's pool with it) until the case is over.
-struct Databases {
-    /// Made before the case starts, proving the server is reachable; the first repository's.
-    first: Mutex<Option<TestDatabase>>,
-    /// Those handed out, kept alive for the case.
-    used: Mutex<Vec<TestDatabase>>,
-}
-
-impl Databases {
-    /// `None` (the case skips) when Postgres is unreachable and live tests may skip.
-    async fn reachable() -> Option<Arc<Self>> {
-        let first = TestDatabase::create().await?;
-        Some(Arc::new(Self {
-            first: Mutex::new(Some(first)),
-            used: Mutex::new(Vec::new()),
-        }))
-    }
-
-    /// A pool to a fresh, migrated database.
-    async fn fresh_pool(&self) -> PgPool {
-        let ready = self
-            .first
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        let database = match ready {
-            Some(database) => database,
-            None => TestDatabase::create()
-                .await
-                .expect("postgres answered at the start of this case"),
-        };
-        let pool = database.pool(4).await;
-        self.used
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(database);
-        pool
-    }
-}
-
-/// A factory of repositories `$make(pool)`, each on a fresh database; returns from the
-/// enclosing test (skipping it) when Postgres is unreachable.
-macro_rules! fresh {
-    ($make:expr) => {{
-        let Some(databases) = Databases::reachable().await else {
-            return;
-        };
-        move || {
-            let databases = Arc::clone(&databases);
-            async move { ($make)(databases.fresh_pool().await) }
-        }
-    }};
-}
+use self::support::fresh;
 
 godel_lifecycle::task_repository_conformance!(fresh!(|pool| Arc::new(PgTaskRepository::new(pool))));
 

@@ -40,6 +40,11 @@ const ROWS: &[(&str, &str)] = &[
          VALUES (gen_random_uuid(), $1, 'task.created', now(), '{}')",
     ),
     (
+        "audit_log",
+        "INSERT INTO audit_log (id, tenant_id, at, record) \
+         VALUES (gen_random_uuid(), $1, now(), '{}')",
+    ),
+    (
         "task_context",
         "INSERT INTO task_context (task_id, tenant_id) VALUES (gen_random_uuid(), $1)",
     ),

@@ -1,10 +1,14 @@
 //! `RateLimiter`: one token bucket per key in one Lua script, for per-credential HTTP rate
-//! limits (`X-RateLimit-*` headers). Time comes from the caller, in milliseconds.
+//! limits (`X-RateLimit-*` headers), shared by every replica; it implements the engine's
+//! [`RateLimiter`](godel_engine::access::RateLimiter) port. Time comes from the caller, in
+//! milliseconds.
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use deadpool_redis::Pool;
 use godel_engine::EngineError;
+pub use godel_engine::access::RateDecision;
 use time::OffsetDateTime;
 
 use crate::error::Context;
@@ -24,21 +28,6 @@ impl std::fmt::Debug for RateLimiter {
             .field("keys", &self.keys)
             .finish_non_exhaustive()
     }
-}
-
-/// The answer to one request against a bucket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateDecision {
-    /// Whether the request may proceed (a token was taken).
-    pub allowed: bool,
-    /// The bucket's capacity (`X-RateLimit-Limit`).
-    pub limit: u32,
-    /// Whole tokens left after this request (`X-RateLimit-Remaining`).
-    pub remaining: u32,
-    /// Until the bucket is full again (`X-RateLimit-Reset`).
-    pub reset: Duration,
-    /// When refused: until a token is available (`Retry-After`); zero when allowed.
-    pub retry_after: Duration,
 }
 
 impl RateLimiter {
@@ -93,5 +82,18 @@ impl RateLimiter {
             reset: ms(reset_ms),
             retry_after: ms(retry_ms),
         })
+    }
+}
+
+#[async_trait]
+impl godel_engine::access::RateLimiter for RateLimiter {
+    async fn check(
+        &self,
+        key: &str,
+        capacity: u32,
+        per_second: f64,
+        now: OffsetDateTime,
+    ) -> Result<RateDecision, EngineError> {
+        Self::check(self, key, capacity, per_second, now).await
     }
 }

@@ -30,18 +30,31 @@ pub(crate) async fn add(
     spec: InstanceSpec,
 ) -> Result<Instance, EngineError> {
     spec.validate()?;
+    let instance = Instance::new(id, spec, inner.clock.now());
+    attach(inner, instance, true).await
+}
+
+/// Connects `instance`'s gateway client, puts it in the fleet (writing it to the store when
+/// `register`), announces it and probes it once.
+async fn attach(
+    inner: &Inner,
+    instance: Instance,
+    register: bool,
+) -> Result<Instance, EngineError> {
+    let id = instance.id;
     let target = GatewayTarget {
         instance: id,
-        endpoint: spec.endpoint.clone(),
-        token: spec.token.clone(),
+        endpoint: instance.endpoint.clone(),
+        token: instance.token.clone(),
     };
     let gateway = inner
         .connector
         .connect(&target)
         .await
         .map_err(|e| EngineError::invalid("endpoint", e.to_string()))?;
-    let instance = Instance::new(id, spec, inner.clock.now());
-    inner.stores.instances.register(instance.clone()).await?;
+    if register {
+        inner.stores.instances.register(instance.clone()).await?;
+    }
     inner.fleet.lock().instances.insert(
         id,
         InstanceSlot {
@@ -85,6 +98,31 @@ impl InstanceService {
     /// already registered.
     pub async fn register(&self, spec: InstanceSpec) -> Result<Instance, EngineError> {
         add(&self.inner, InstanceId::generate(), spec).await
+    }
+
+    /// Puts every instance the store keeps back into the fleet, under the same ids (at start:
+    /// the fleet itself lives in memory). Instances whose gateway client cannot be built are
+    /// skipped and logged. Returns how many were restored.
+    ///
+    /// The store does not keep gateway tokens, so a restored instance connects without one;
+    /// register token-protected gateways from configuration at every start instead.
+    ///
+    /// # Errors
+    /// [`EngineError::Unavailable`] when the store cannot be read.
+    pub async fn restore(&self) -> Result<usize, EngineError> {
+        let kept = self.inner.stores.instances.list().await?;
+        let mut restored = 0;
+        for instance in kept {
+            if self.inner.fleet.lock().instances.contains_key(&instance.id) {
+                continue;
+            }
+            let id = instance.id;
+            match attach(&self.inner, instance, false).await {
+                Ok(_) => restored += 1,
+                Err(e) => tracing::warn!(instance = %id, error = %e, "instance not restored"),
+            }
+        }
+        Ok(restored)
     }
 
     /// Every instance as the engine sees it now.

@@ -1,11 +1,11 @@
 //! What pairing this index with an authoritative store needs (the `godel` facade's paired
-//! store): connecting by URL, a health probe, the claim that also reports throttling, wiping
+//! store): connecting by URL, its pool (shared with the leader lease and rate limiter), a health probe, the claim that also reports throttling, wiping
 //! the prefix, raising the counters, and the sentinel that tells a rebuilt index from an empty
 //! one.
 
 use std::sync::Arc;
 
-use deadpool_redis::{Config, Runtime};
+use deadpool_redis::{Config, Pool, Runtime};
 use godel_queue::{AgentId, Clock, Eligibility, Lease, QueueConfig, QueueError};
 use redis::AsyncCommands;
 
@@ -35,6 +35,12 @@ impl RedisQueueStore {
                 reason: e.to_string(),
             })?;
         Self::new(pool, prefix, config, clock)
+    }
+
+    /// The connection pool, to share with the leader lease and the rate limiter.
+    #[must_use]
+    pub fn pool(&self) -> &Pool {
+        &self.pool
     }
 
     /// Whether Redis answers a `PING`.

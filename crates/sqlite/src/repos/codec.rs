@@ -12,6 +12,12 @@ pub(crate) fn unix_nanos(t: OffsetDateTime) -> i64 {
     i64::try_from(nanos).unwrap_or(if nanos < 0 { i64::MIN } else { i64::MAX })
 }
 
+/// The time of a typed column written by [`unix_nanos`]; `None` when out of `OffsetDateTime`'s
+/// range (a row written by something else).
+pub(crate) fn from_unix_nanos(nanos: i64) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos)).ok()
+}
+
 /// A page size as a `LIMIT` operand (a limit beyond `i64::MAX` is no limit).
 pub(crate) fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
@@ -42,6 +48,12 @@ mod tests {
         );
         assert_eq!(unix_nanos(datetime!(9999-01-01 0:00 UTC)), i64::MAX);
         assert_eq!(unix_nanos(datetime!(-9999-01-01 0:00 UTC)), i64::MIN);
+    }
+
+    #[test]
+    fn nanoseconds_read_back_as_the_time() {
+        let t = datetime!(2026-01-01 12:34:56.123_456_789 UTC);
+        assert_eq!(from_unix_nanos(unix_nanos(t)), Some(t));
     }
 
     #[test]
