@@ -39,7 +39,6 @@ pub use godel_federation::{Instance, InstanceSpec};
 pub use godel_lifecycle::{
     AgentRecord, Checkpoint, RunRecord, SessionConfig, SessionRecord, StateChange,
 };
-pub use godel_queue::Depth;
 pub use godel_types::{
     AgentId, AgentStatus, ApiKeyId, Capabilities, InstanceHealth, InstanceId, ParseError, Priority,
     Role, SessionId, SessionState, TaskId, TaskStatus, TeamId, TenantId,

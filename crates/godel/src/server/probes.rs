@@ -7,8 +7,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use godel_federation::InstanceStore;
 use godel_http::HealthProbe;
+#[cfg(feature = "redis")]
 use godel_redis::RedisQueueStore;
 
+#[cfg(feature = "redis")]
 use crate::store::{IndexHealth, PairedQueueStore};
 
 /// The store, probed with one cheap real query (the instance registry).
@@ -29,12 +31,14 @@ impl HealthProbe for DatabaseProbe {
     }
 }
 
+#[cfg(feature = "redis")]
 /// Redis: answers `PING`, and the paired queue is using its index (not degraded).
 pub(super) struct RedisProbe {
     pub(super) index: Arc<RedisQueueStore>,
     pub(super) paired: Arc<PairedQueueStore>,
 }
 
+#[cfg(feature = "redis")]
 #[async_trait]
 impl HealthProbe for RedisProbe {
     fn name(&self) -> &'static str {

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+#[cfg(feature = "redis")]
 use std::time::Duration;
 
 use godel_engine::access::{
@@ -11,12 +12,15 @@ use godel_engine::access::{
 };
 use godel_engine::{BroadcastBus, EventBus, LeaderLease, Stores};
 use godel_http::HealthProbe;
+#[cfg(feature = "postgres")]
 use godel_postgres::queue::PgQueueStore;
+#[cfg(feature = "postgres")]
 use godel_postgres::repos::{
     PgAgentRepository, PgApiKeyStore, PgAuditLog, PgCheckpointStore, PgEventLog, PgInstanceStore,
     PgSessionRepository, PgTaskRepository,
 };
 use godel_queue::{Clock, QueueConfig};
+#[cfg(feature = "redis")]
 use godel_redis::{RedisEventBus, RedisLeaderLease, RedisQueueStore};
 use godel_sqlite::SqliteQueueStore;
 use godel_sqlite::repos::{
@@ -26,8 +30,11 @@ use godel_sqlite::repos::{
 use tokio::task::JoinHandle;
 
 use super::ServerError;
-use super::probes::{DatabaseProbe, RedisProbe};
+use super::probes::DatabaseProbe;
+#[cfg(feature = "redis")]
+use super::probes::RedisProbe;
 use crate::settings::Settings;
+#[cfg(feature = "redis")]
 use crate::store::PairedQueueStore;
 
 /// Events each bus subscriber may lag by before it is told it lost some.
@@ -129,6 +136,20 @@ fn lock_path(database: &Path) -> std::path::PathBuf {
     name.into()
 }
 
+#[cfg(not(feature = "postgres"))]
+async fn open_postgres(
+    _settings: &Settings,
+    _url: &str,
+    _queue: QueueConfig,
+    _clock: Arc<dyn Clock>,
+) -> Result<Opened, ServerError> {
+    Err(ServerError::Start(
+        "database.url: this build has no Postgres support (enable the `postgres` feature of godel)"
+            .into(),
+    ))
+}
+
+#[cfg(feature = "postgres")]
 async fn open_postgres(
     settings: &Settings,
     url: &str,
@@ -176,39 +197,68 @@ async fn open_postgres(
     ))));
     tracing::info!(url = %redacted, "Postgres store");
     if let Some(redis_url) = &settings.redis.url {
-        let prefix = &settings.redis.prefix;
-        let index = Arc::new(
-            RedisQueueStore::connect(redis_url.expose(), prefix.clone(), queue, clock)
-                .map_err(|e| store_error("Redis", e))?,
-        );
-        let paired = Arc::new(PairedQueueStore::new(pg, Arc::clone(&index)));
-        if let Err(e) = paired.reconcile().await {
-            tracing::warn!(error = %e, "the Redis index could not be rebuilt at start; running on Postgres alone until it can");
-        }
-        opened
-            .background
-            .push(paired.spawn_reconciler(Duration::from_secs(30)));
-        opened.stores.queue = paired.clone();
-        opened.probes.push(Arc::new(RedisProbe {
-            index: Arc::clone(&index),
-            paired: Arc::clone(&paired),
-        }));
-        let pool = index.pool().clone();
-        opened.limiter = Arc::new(godel_redis::RateLimiter::new(pool.clone(), prefix));
-        opened.leader = Some(Arc::new(RedisLeaderLease::new(
-            pool,
-            prefix,
-            &settings.server.replica,
-        )));
-        match RedisEventBus::connect(redis_url.expose(), prefix, BUS_CAPACITY).await {
-            Ok(bus) => opened.bus = Arc::new(bus),
-            Err(e) => {
-                tracing::warn!(error = %e, "Redis event fan-out unavailable; events stay in this replica");
-            }
-        }
-        tracing::info!(url = %redis_url.redacted_url(), prefix = %prefix, "Redis index");
+        pair_with_redis(&mut opened, settings, redis_url, pg, queue, clock).await?;
     }
     Ok(opened)
+}
+
+#[cfg(all(feature = "postgres", not(feature = "redis")))]
+async fn pair_with_redis(
+    _opened: &mut Opened,
+    _settings: &Settings,
+    _redis_url: &crate::settings::Secret,
+    _pg: Arc<PgQueueStore>,
+    _queue: QueueConfig,
+    _clock: Arc<dyn Clock>,
+) -> Result<(), ServerError> {
+    Err(ServerError::Start(
+        "redis.url: this build has no Redis support (enable the `redis` feature of godel)".into(),
+    ))
+}
+
+/// Puts Redis in front of the Postgres queue (the paired store), and uses it for events, the
+/// leader lease and rate limits.
+#[cfg(feature = "redis")]
+async fn pair_with_redis(
+    opened: &mut Opened,
+    settings: &Settings,
+    redis_url: &crate::settings::Secret,
+    pg: Arc<PgQueueStore>,
+    queue: QueueConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<(), ServerError> {
+    let prefix = &settings.redis.prefix;
+    let index = Arc::new(
+        RedisQueueStore::connect(redis_url.expose(), prefix.clone(), queue, clock)
+            .map_err(|e| store_error("Redis", e))?,
+    );
+    let paired = Arc::new(PairedQueueStore::new(pg, Arc::clone(&index)));
+    if let Err(e) = paired.reconcile().await {
+        tracing::warn!(error = %e, "the Redis index could not be rebuilt at start; running on Postgres alone until it can");
+    }
+    opened
+        .background
+        .push(paired.spawn_reconciler(Duration::from_secs(30)));
+    opened.stores.queue = paired.clone();
+    opened.probes.push(Arc::new(RedisProbe {
+        index: Arc::clone(&index),
+        paired: Arc::clone(&paired),
+    }));
+    let pool = index.pool().clone();
+    opened.limiter = Arc::new(godel_redis::RateLimiter::new(pool.clone(), prefix));
+    opened.leader = Some(Arc::new(RedisLeaderLease::new(
+        pool,
+        prefix,
+        &settings.server.replica,
+    )));
+    match RedisEventBus::connect(redis_url.expose(), prefix, BUS_CAPACITY).await {
+        Ok(bus) => opened.bus = Arc::new(bus),
+        Err(e) => {
+            tracing::warn!(error = %e, "Redis event fan-out unavailable; events stay in this replica");
+        }
+    }
+    tracing::info!(url = %redis_url.redacted_url(), prefix = %prefix, "Redis index");
+    Ok(())
 }
 
 /// What `godel-server migrate` did.
@@ -243,6 +293,12 @@ pub async fn migrate(settings: &Settings) -> Result<MigrateReport, ServerError> 
                 location: path.display().to_string(),
             })
         }
+        #[cfg(not(feature = "postgres"))]
+        Some(_) => Err(ServerError::Start(
+            "database.url: this build has no Postgres support (enable the `postgres` feature of godel)"
+                .into(),
+        )),
+        #[cfg(feature = "postgres")]
         Some(url) => {
             let pool = godel_postgres::connect(url.expose(), 1)
                 .await
