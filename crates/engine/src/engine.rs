@@ -29,6 +29,8 @@ pub(crate) enum StopReason {
     FailedOver,
     /// The engine is shutting down: give the task back to the queue.
     Shutdown,
+    /// A cancel was requested: abort the run on the gateway, so the task ends cancelled.
+    Cancelled,
 }
 
 /// A run in progress, as the engine can reach it.

@@ -268,6 +268,7 @@ async fn cancelling_a_waiting_task_is_immediate_and_a_running_one_is_aborted() {
         .await
         .unwrap();
     assert_eq!(cancelled.status, TaskStatus::Cancelled);
+    let asked = tokio::time::Instant::now();
     world
         .engine
         .tasks()
@@ -281,6 +282,11 @@ async fn cancelling_a_waiting_task_is_immediate_and_a_running_one_is_aborted() {
         "the running task is cancelled",
     )
     .await;
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(1),
+        "the run is aborted at once (virtual time), not at the next heartbeat: {:?}",
+        asked.elapsed()
+    );
     assert!(
         gateway.aborts.load(std::sync::atomic::Ordering::SeqCst) >= 1,
         "abort reached the gateway"

@@ -6,7 +6,9 @@
 //! `{"type":"subscribed"|"unsubscribed","patterns":[<the whole current set>]}`, answers a message
 //! it cannot act on with `{"type":"error","message":...}` (the connection stays open), and sends
 //! each matching event as its JSON form plus `"type":"event"`:
-//! `{"type":"event","event":"task.created","id","tenant_id","timestamp","data":{...}}`.
+//! `{"type":"event","event":"task.created","id","tenant_id","timestamp","data":{...}}`, where a
+//! `task.*` event's `data` is the task as the REST API shows it plus the event's own fields
+//! (rendered once per event by `hub`, whatever the number of connections).
 //! A connection starts with no subscription. The server pings every `ws_ping_interval`.
 //!
 //! Scoping. A client sees its own tenant's events and the fleet-wide ones (no tenant:
@@ -20,6 +22,7 @@
 //! - [`pattern`]: the glob matcher of subscriptions.
 
 mod connection;
+pub(crate) mod hub;
 pub mod pattern;
 mod protocol;
 
@@ -62,7 +65,7 @@ async fn upgrade(
     State(state): State<AppState>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let events = state.engine().bus().subscribe();
+    let events = state.event_hub().subscribe();
     let limits = connection::Limits {
         buffer: state.options().ws_buffer,
         // A zero interval would make the ping timer panic.

@@ -100,6 +100,9 @@ pub trait HealthProbe: Send + Sync {
     async fn probe(&self) -> Result<(), String>;
 }
 
+/// Frames each `/events` connection may lag by before it is closed as a slow consumer.
+const HUB_CAPACITY: usize = 4096;
+
 /// Everything a handler may reach. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -116,6 +119,7 @@ struct Inner {
     metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
     options: HttpOptions,
     version: String,
+    events: std::sync::OnceLock<crate::events::hub::Hub>,
 }
 
 impl fmt::Debug for AppState {
@@ -190,6 +194,14 @@ impl AppState {
     #[must_use]
     pub fn options(&self) -> &HttpOptions {
         &self.inner.options
+    }
+
+    /// The rendered event stream of `/events`, started by the first connection (inside the
+    /// runtime).
+    pub(crate) fn event_hub(&self) -> &crate::events::hub::Hub {
+        self.inner
+            .events
+            .get_or_init(|| crate::events::hub::Hub::start(self.inner.engine.clone(), HUB_CAPACITY))
     }
 
     /// The server's version, as `/health` reports it.
@@ -304,6 +316,7 @@ impl AppStateBuilder {
                 metrics: self.metrics,
                 options: self.options,
                 version: self.version,
+                events: std::sync::OnceLock::new(),
             }),
         })
     }

@@ -120,9 +120,13 @@ async fn a_task_runs_to_completion_and_its_events_stream_over_the_websocket() {
     let admin = server.client(Role::Admin).await;
     let agent = instance_with_agent(&admin, "complete-1").await;
 
-    let mut events = Box::pin(admin.events(&["task.*"]));
-    // The subscription is made on the first poll; submit once it had time to be made, and
-    // rely on the task's own events to tell which messages matter.
+    // Subscribed (acknowledged) before the task exists: none of its events can be missed.
+    let mut events = Box::pin(admin.subscribe(&["task.*"]).await.unwrap());
+    let task = admin
+        .create_task(&prompt("ship it"))
+        .unwrap()
+        .await
+        .unwrap();
     let first = tokio::spawn(async move {
         let mut seen = Vec::new();
         while let Some(item) = events.next().await {
@@ -135,17 +139,15 @@ async fn a_task_runs_to_completion_and_its_events_stream_over_the_websocket() {
         }
         seen
     });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let task = admin
-        .create_task(&prompt("ship it"))
-        .unwrap()
-        .await
-        .unwrap();
 
     let seen = tokio::time::timeout(PATIENCE, first)
         .await
         .expect("task.completed should arrive")
         .unwrap();
+    assert_eq!(
+        seen[0].event, "task.created",
+        "the first event is seen: {seen:?}"
+    );
     let completed = seen.last().unwrap();
     assert_eq!(completed.task_id(), Some(task.id));
     let update = completed.task_update().unwrap();
@@ -167,6 +169,39 @@ async fn a_task_runs_to_completion_and_its_events_stream_over_the_websocket() {
         depth.running.is_some() && depth.dead_letter.is_some(),
         "{depth:?}"
     );
+
+    // A refused credential is a typed error, at once or as the lazy stream's only item.
+    let stranger = Client::try_new(&server.url, Some("dk_live_not_a_key".into())).unwrap();
+    let refused = stranger.subscribe(&["task.*"]).await.err().unwrap();
+    assert_eq!(refused.code(), Some("unauthorized"), "{refused}");
+    let mut refused_lazy = Box::pin(stranger.events(&["task.*"]));
+    let item = refused_lazy.next().await.unwrap();
+    assert_eq!(item.err().and_then(|e| e.status()), Some(401));
+    assert!(refused_lazy.next().await.is_none(), "a failed stream ends");
+
+    // The lazy stream subscribes on its first poll: keep causing events until one arrives.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let mut lazy = Box::pin(admin.events(&["task.*"]));
+    tokio::spawn(async move {
+        while let Some(item) = lazy.next().await {
+            if tx.send(item).await.is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let message = loop {
+        admin.create_task(&prompt("again")).unwrap().await.unwrap();
+        match tokio::time::timeout(std::time::Duration::from_millis(200), rx.recv()).await {
+            Ok(Some(item)) => break item.unwrap(),
+            Ok(None) => panic!("the lazy stream ended"),
+            Err(_) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "the lazy stream delivered no event"
+            ),
+        }
+    };
+    assert!(message.task_id().is_some(), "{message:?}");
 
     server.stop().await;
 }

@@ -335,6 +335,10 @@ async fn watch_run(
                         let _ = route.gateway.abort(key, Some(run)).await;
                         return Ending::Returned;
                     }
+                    Some(StopReason::Cancelled) => {
+                        let _ = route.gateway.abort(key, Some(run)).await;
+                        return Ending::Aborted;
+                    }
                     // The engine replaced this run's control (a newer attempt): stop listening.
                     None => stop_open = changed.is_ok(),
                 }

@@ -15,7 +15,7 @@ use godel_types::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::engine::Inner;
+use crate::engine::{Inner, StopReason};
 use crate::error::EngineError;
 use crate::model::{Page, SubmitTask, Task, TeamProgress, session_capability};
 
@@ -304,7 +304,11 @@ impl TaskService {
                     });
             }
             Ok(CancelOutcome::Requested) => {
-                // The run's follower sees the request on its next heartbeat; wake it sooner.
+                // A run followed by this replica is aborted now; one followed elsewhere sees
+                // the request on its next heartbeat.
+                if let Some(control) = self.inner.runs().get(&id) {
+                    let _ = control.stop.send(Some(StopReason::Cancelled));
+                }
                 self.inner.wake.notify_one();
             }
             Err(QueueError::IllegalTransition { .. }) => {

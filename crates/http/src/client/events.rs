@@ -56,6 +56,45 @@ impl Client {
         })
     }
 
+    /// Like [`Client::events`], but connects and waits until the server acknowledged the
+    /// subscription (`{"type":"subscribed"}`) before answering: every event published after
+    /// this returns is in the stream. Use it to watch something you are about to cause.
+    ///
+    /// # Errors
+    /// [`ClientError::Connect`] when the server cannot be reached (or the handshake takes
+    /// over 5 s); [`ClientError::Api`] when it refuses the upgrade (e.g. 401);
+    /// [`ClientError::Stream`] when it closes, reports an error or does not acknowledge
+    /// within 5 s.
+    pub async fn subscribe(
+        &self,
+        patterns: &[&str],
+    ) -> Result<impl Stream<Item = Result<EventMessage, ClientError>> + Send + 'static, ClientError>
+    {
+        let connect = Connect {
+            url: self.events_url(),
+            credential: self.credential.clone(),
+            patterns: patterns.iter().map(|p| (*p).to_owned()).collect(),
+        };
+        let (mut socket, url) = open(connect).await?;
+        match tokio::time::timeout(CONNECT_TIMEOUT, acknowledged(&mut socket, &url)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {
+                return Err(ClientError::Stream {
+                    url,
+                    message: "the server did not acknowledge the subscription within 5 s".into(),
+                });
+            }
+        }
+        Ok(stream::unfold(
+            State::Open(Box::new(socket), url),
+            |state| async move {
+                let (item, next) = step(state).await?;
+                Some((item, next))
+            },
+        ))
+    }
+
     /// `ws(s)://<base>/events`.
     fn events_url(&self) -> Result<String, ClientError> {
         let mut url = self.url(&["events".to_owned()])?;
@@ -140,6 +179,38 @@ async fn open(connect: Connect) -> Result<(Socket, String), ClientError> {
         .await
         .map_err(|e| stream_error(&url, &e))?;
     Ok((socket, url))
+}
+
+/// Reads frames until the subscription is acknowledged.
+async fn acknowledged(socket: &mut Socket, url: &str) -> Result<(), ClientError> {
+    loop {
+        let closed = || ClientError::Stream {
+            url: url.to_owned(),
+            message: "the server closed the stream before acknowledging the subscription".into(),
+        };
+        match socket.next().await.ok_or_else(closed)? {
+            Ok(Message::Text(text)) => {
+                let value: Value =
+                    serde_json::from_str(text.as_str()).map_err(|e| ClientError::decode(url, e))?;
+                match value.get("type").and_then(Value::as_str) {
+                    Some("subscribed") => return Ok(()),
+                    Some("error") => {
+                        if let Some(Err(e)) = parse(url, text.as_str()) {
+                            return Err(e);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Ok(Message::Ping(payload)) => socket
+                .send(Message::Pong(payload))
+                .await
+                .map_err(|e| stream_error(url, &e))?,
+            Ok(Message::Close(_)) => return Err(closed()),
+            Ok(_) => {}
+            Err(e) => return Err(stream_error(url, &e)),
+        }
+    }
 }
 
 /// One text message: an event, a server error, or `None` for control messages to skip.

@@ -12,11 +12,12 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
-use godel_types::{Event, TenantId};
+use godel_types::TenantId;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior, interval_at, timeout};
 
 use super::SLOW_CONSUMER;
+use super::hub::Frame;
 use super::protocol::{ServerFrame, Subscriptions};
 
 /// How long closing a connection may take (sending the close frame, waiting for the client's).
@@ -43,7 +44,7 @@ enum End {
 /// Serves one upgraded socket for `tenant` until either side ends it.
 pub(crate) async fn serve(
     socket: WebSocket,
-    mut events: broadcast::Receiver<Event>,
+    mut events: broadcast::Receiver<std::sync::Arc<Frame>>,
     tenant: TenantId,
     limits: Limits,
 ) {
@@ -68,12 +69,12 @@ pub(crate) async fn serve(
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break End::Client,
             },
             received = events.recv() => match received {
-                Ok(event) => {
-                    let visible = event.tenant.as_ref().is_none_or(|t| *t == tenant);
-                    if !(visible && subscriptions.wants(event.name().as_str())) {
+                Ok(frame) => {
+                    let visible = frame.tenant.as_ref().is_none_or(|t| *t == tenant);
+                    if !(visible && frame.name.is_none_or(|name| subscriptions.wants(name))) {
                         continue;
                     }
-                    Message::Text(ServerFrame::Event(&event).to_text().into())
+                    Message::Text(frame.text.as_ref().into())
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(%tenant, missed, "websocket client fell behind the event bus; closing");
