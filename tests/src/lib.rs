@@ -5,7 +5,7 @@
 //! folder) and run the real `godel` CLI, and speak HTTP and WebSocket to them as an operator
 //! would. This library holds what they share:
 //!
-//! - [`binaries`]: builds `godel-server` and `godel` once per test process (`cargo build`);
+//! - [`mod@binaries`]: builds `godel-server` and `godel` once per test process (`cargo build`);
 //! - [`server`]: [`TestServer`], the server as a child process (start, restart on the same
 //!   data, SIGTERM, kill on drop) with its output kept for failure messages;
 //! - [`api`]: [`Api`], a REST client with the waits the scenarios need;

@@ -10,7 +10,7 @@
 //! - [`error`]: [`ApiError`], the one mapping of failures to the PRD 10.2 error body;
 //! - [`auth`]: the [`Principal`] a request acts as, credentials, roles and the audit trail;
 //! - `routes`: the REST resources; `ops`: health, metrics, request ids; `events`: the WebSocket;
-//! - [`router`]: the whole application as one `axum::Router`.
+//! - [`mod@router`]: the whole application as one `axum::Router`.
 //!
 //! What it is not: it opens no store and starts no engine; the `godel` crate wires those and
 //! hands them over in [`AppState`].
