@@ -200,3 +200,24 @@ pub trait RateLimiter: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<RateDecision, crate::EngineError>;
 }
+
+/// Checks a bucket's shape, as every [`RateLimiter`] must before counting.
+///
+/// # Errors
+/// [`EngineError::Invalid`](crate::EngineError::Invalid) for a zero capacity or a rate that is
+/// not a positive number.
+pub fn validate_bucket(capacity: u32, per_second: f64) -> Result<(), crate::EngineError> {
+    if capacity == 0 {
+        return Err(crate::EngineError::invalid(
+            "capacity",
+            "must be at least 1",
+        ));
+    }
+    if !(per_second.is_finite() && per_second > 0.0) {
+        return Err(crate::EngineError::invalid(
+            "per_second",
+            "must be a positive number",
+        ));
+    }
+    Ok(())
+}

@@ -54,15 +54,7 @@ impl RateLimiter {
         per_second: f64,
         now: OffsetDateTime,
     ) -> Result<RateDecision, EngineError> {
-        if capacity == 0 {
-            return Err(EngineError::invalid("capacity", "must be at least 1"));
-        }
-        if !(per_second.is_finite() && per_second > 0.0) {
-            return Err(EngineError::invalid(
-                "per_second",
-                "must be a positive number",
-            ));
-        }
+        godel_engine::access::validate_bucket(capacity, per_second)?;
         let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
         let mut conn = self.pool.get().await.context("connect")?;
         let (allowed, remaining, reset_ms, retry_ms): (i64, i64, i64, i64) = scripts::RATE_LIMIT

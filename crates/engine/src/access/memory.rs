@@ -140,15 +140,7 @@ impl RateLimiter for MemoryRateLimiter {
         per_second: f64,
         now: OffsetDateTime,
     ) -> Result<RateDecision, EngineError> {
-        if capacity == 0 {
-            return Err(EngineError::invalid("capacity", "must be at least 1"));
-        }
-        if !(per_second.is_finite() && per_second > 0.0) {
-            return Err(EngineError::invalid(
-                "per_second",
-                "must be a positive number",
-            ));
-        }
+        super::validate_bucket(capacity, per_second)?;
         let full = f64::from(capacity);
         let mut buckets = self
             .buckets

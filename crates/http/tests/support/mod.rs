@@ -1,92 +1,27 @@
-//! Test fixtures: an application over an in-memory engine with a fake gateway, API keys per
-//! role, and request helpers that answer `(status, headers, JSON body)`.
+//! Test fixtures: an application over an in-memory engine with the shared fake gateways
+//! (`common`; the engine's loops are not started, so runs never end), API keys per role, and
+//! request helpers that answer `(status, headers, JSON body)`.
 
 #![allow(dead_code, unreachable_pub)]
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
-use godel_engine::{Engine, Stores};
 use godel_http::{AppState, HttpOptions, JwtSettings, Role, create_api_key, router};
-use godel_lifecycle::{
-    Gateway, GatewayAgent, GatewayConnector, GatewayError, GatewayHealth, GatewaySession,
-    GatewaySessionInfo, GatewayTarget, RunHandle, RunRequest, RunWait, SessionKey,
-};
-use godel_queue::QueueConfig;
 use godel_types::TenantId;
 use serde_json::Value;
 use tower::ServiceExt;
 
+#[path = "../common/mod.rs"]
+pub mod common;
+
+use common::{FakeFleet, tenant_id};
+
 /// The JWT secret of test apps.
 pub const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef-test";
-
-/// A gateway that is always healthy and never finishes a run.
-#[derive(Debug)]
-struct QuietGateway;
-
-#[async_trait]
-impl Gateway for QuietGateway {
-    async fn health(&self) -> Result<GatewayHealth, GatewayError> {
-        Ok(GatewayHealth {
-            ok: true,
-            degraded: false,
-            agents: vec![GatewayAgent {
-                id: "main".into(),
-                sessions: 0,
-            }],
-            sessions: 0,
-        })
-    }
-    async fn ensure_session(
-        &self,
-        key: &SessionKey,
-        _agent: &str,
-    ) -> Result<GatewaySession, GatewayError> {
-        Ok(GatewaySession {
-            key: key.clone(),
-            gateway_id: None,
-            created: true,
-        })
-    }
-    async fn start_run(&self, _request: RunRequest) -> Result<RunHandle, GatewayError> {
-        Err(GatewayError::unavailable("quiet gateway runs nothing"))
-    }
-    async fn wait(
-        &self,
-        _run: &godel_lifecycle::RunId,
-        _timeout: Duration,
-    ) -> Result<RunWait, GatewayError> {
-        Err(GatewayError::unavailable("quiet"))
-    }
-    async fn abort(
-        &self,
-        _key: &SessionKey,
-        _run: Option<&godel_lifecycle::RunId>,
-    ) -> Result<bool, GatewayError> {
-        Ok(true)
-    }
-    async fn close_session(&self, _key: &SessionKey) -> Result<(), GatewayError> {
-        Ok(())
-    }
-    async fn list_sessions(&self, _limit: u32) -> Result<Vec<GatewaySessionInfo>, GatewayError> {
-        Ok(Vec::new())
-    }
-}
-
-/// Connects every endpoint to a [`QuietGateway`].
-#[derive(Debug)]
-struct QuietFleet;
-
-#[async_trait]
-impl GatewayConnector for QuietFleet {
-    async fn connect(&self, _target: &GatewayTarget) -> Result<Arc<dyn Gateway>, GatewayError> {
-        Ok(Arc::new(QuietGateway))
-    }
-}
 
 /// An application and credentials for it.
 pub struct App {
@@ -134,11 +69,7 @@ impl App {
 
     /// An app with `options` and JWT on.
     pub fn with_options(options: HttpOptions) -> Self {
-        let clock = Arc::new(godel_engine::TokioClock::default());
-        let stores = Stores::in_memory(QueueConfig::default(), clock.clone()).unwrap();
-        let engine = Engine::builder(stores, Arc::new(QuietFleet))
-            .clock(clock)
-            .build();
+        let engine = common::engine(Arc::new(FakeFleet::default()), None);
         let state = AppState::builder(engine)
             .options(options)
             .jwt(jwt_settings())
@@ -147,14 +78,13 @@ impl App {
         Self {
             router: router(state.clone()),
             state,
-            tenant: TenantId::parse("acme").unwrap(),
+            tenant: tenant_id("acme"),
         }
     }
 
     /// A new API key of `role` for tenant `tenant`.
     pub async fn key_for(&self, tenant: &str, role: Role) -> String {
-        let tenant = TenantId::parse(tenant).unwrap();
-        create_api_key(&self.state, &tenant, "test", role)
+        create_api_key(&self.state, &tenant_id(tenant), "test", role)
             .await
             .unwrap()
             .0
