@@ -8,7 +8,7 @@
 //! each matching event as its JSON form plus `"type":"event"`:
 //! `{"type":"event","event":"task.created","id","tenant_id","timestamp","data":{...}}`, where a
 //! `task.*` event's `data` is the task as the REST API shows it plus the event's own fields
-//! (rendered once per event by `hub`, whatever the number of connections).
+//! (read and rendered once per event by `render`, whatever the number of connections).
 //! A connection starts with no subscription. The server pings every `ws_ping_interval`.
 //!
 //! Scoping. A client sees its own tenant's events and the fleet-wide ones (no tenant:
@@ -22,9 +22,9 @@
 //! - [`pattern`]: the glob matcher of subscriptions.
 
 mod connection;
-pub(crate) mod hub;
 pub mod pattern;
 mod protocol;
+pub(crate) mod render;
 
 use std::time::Duration;
 
@@ -65,7 +65,11 @@ async fn upgrade(
     State(state): State<AppState>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let events = state.event_hub().subscribe();
+    let events = state.engine().bus().subscribe();
+    let render = connection::Render {
+        engine: state.engine().clone(),
+        renderer: state.event_renderer(),
+    };
     let limits = connection::Limits {
         buffer: state.options().ws_buffer,
         // A zero interval would make the ping timer panic.
@@ -73,5 +77,7 @@ async fn upgrade(
     };
     ws.max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| connection::serve(socket, events, principal.tenant, limits))
+        .on_upgrade(move |socket| {
+            connection::serve(socket, render, events, principal.tenant, limits)
+        })
 }

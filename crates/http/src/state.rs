@@ -100,9 +100,6 @@ pub trait HealthProbe: Send + Sync {
     async fn probe(&self) -> Result<(), String>;
 }
 
-/// Frames each `/events` connection may lag by before it is closed as a slow consumer.
-const HUB_CAPACITY: usize = 4096;
-
 /// Everything a handler may reach. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -119,7 +116,7 @@ struct Inner {
     metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
     options: HttpOptions,
     version: String,
-    events: std::sync::OnceLock<crate::events::hub::Hub>,
+    events: Arc<crate::events::render::Renderer>,
 }
 
 impl fmt::Debug for AppState {
@@ -196,12 +193,9 @@ impl AppState {
         &self.inner.options
     }
 
-    /// The rendered event stream of `/events`, started by the first connection (inside the
-    /// runtime).
-    pub(crate) fn event_hub(&self) -> &crate::events::hub::Hub {
-        self.inner
-            .events
-            .get_or_init(|| crate::events::hub::Hub::start(self.inner.engine.clone(), HUB_CAPACITY))
+    /// The renderer of `/events` frames, shared by every connection.
+    pub(crate) fn event_renderer(&self) -> Arc<crate::events::render::Renderer> {
+        Arc::clone(&self.inner.events)
     }
 
     /// The server's version, as `/health` reports it.
@@ -316,7 +310,7 @@ impl AppStateBuilder {
                 metrics: self.metrics,
                 options: self.options,
                 version: self.version,
-                events: std::sync::OnceLock::new(),
+                events: Arc::default(),
             }),
         })
     }

@@ -94,6 +94,7 @@ pub enum RunOutcome {
 
 /// How the gateway session should be set up (API `openclaw_config`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SessionConfig {
     /// A named profile on the gateway.
     pub profile: Option<String>,

@@ -12,13 +12,14 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
-use godel_types::TenantId;
+use godel_engine::Engine;
+use godel_types::{Event, TenantId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior, interval_at, timeout};
 
 use super::SLOW_CONSUMER;
-use super::hub::Frame;
 use super::protocol::{ServerFrame, Subscriptions};
+use super::render::Renderer;
 
 /// How long closing a connection may take (sending the close frame, waiting for the client's).
 pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(5);
@@ -41,10 +42,19 @@ enum End {
     Server(CloseFrame),
 }
 
+/// What a connection renders its frames with.
+pub(crate) struct Render {
+    /// The engine, to read tasks.
+    pub(crate) engine: Engine,
+    /// The server's shared renderer.
+    pub(crate) renderer: std::sync::Arc<Renderer>,
+}
+
 /// Serves one upgraded socket for `tenant` until either side ends it.
 pub(crate) async fn serve(
     socket: WebSocket,
-    mut events: broadcast::Receiver<std::sync::Arc<Frame>>,
+    render: Render,
+    mut events: broadcast::Receiver<Event>,
     tenant: TenantId,
     limits: Limits,
 ) {
@@ -69,12 +79,12 @@ pub(crate) async fn serve(
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break End::Client,
             },
             received = events.recv() => match received {
-                Ok(frame) => {
-                    let visible = frame.tenant.as_ref().is_none_or(|t| *t == tenant);
-                    if !(visible && frame.name.is_none_or(|name| subscriptions.wants(name))) {
+                Ok(event) => {
+                    let visible = event.tenant.as_ref().is_none_or(|t| *t == tenant);
+                    if !(visible && subscriptions.wants(event.name().as_str())) {
                         continue;
                     }
-                    Message::Text(frame.text.as_ref().into())
+                    Message::Text(render.renderer.frame(&render.engine, &event).await.as_ref().into())
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(%tenant, missed, "websocket client fell behind the event bus; closing");

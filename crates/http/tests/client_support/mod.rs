@@ -16,7 +16,8 @@ use tokio::sync::oneshot;
 #[path = "../common/mod.rs"]
 pub mod common;
 
-pub use common::{FakeFleet, PATIENCE, eventually, tenant_id};
+use common::{FakeFleet, tenant_id};
+pub use common::{PATIENCE, eventually};
 
 /// A served application.
 pub struct Server {

@@ -20,7 +20,9 @@ use godel_http::{AppState, HealthProbe, HttpOptions, Principal, Role};
 #[path = "../common/mod.rs"]
 pub mod common;
 
-pub use common::{Behaviour, FakeFleet, FakeGateway, serve, tenant_id};
+use common::Behaviour;
+#[allow(unused_imports, reason = "not every test binary names every fixture")]
+pub use common::{FakeFleet, FakeGateway, serve, tenant_id};
 
 /// An engine over memory stores and fake gateways. Its loops are not started: submitted tasks
 /// stay pending, which is what these tests observe.
