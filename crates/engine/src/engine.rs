@@ -252,6 +252,12 @@ impl Engine {
         Arc::clone(&self.inner.bus)
     }
 
+    /// Whether it takes new submissions: false once a graceful shutdown began (readiness).
+    #[must_use]
+    pub fn is_accepting(&self) -> bool {
+        self.inner.accepting.load(Ordering::SeqCst)
+    }
+
     /// The stores the engine works on.
     #[must_use]
     pub fn stores(&self) -> &Stores {

@@ -16,3 +16,5 @@ pub const EVENTS_PUBLISHED: &str = "dash_events_published_total";
 pub const AUDIT_EVENTS_DROPPED: &str = "dash_audit_events_dropped_total";
 /// Gauge: sessions open.
 pub const SESSIONS_ACTIVE: &str = "dash_sessions_active";
+/// Histogram: seconds a gateway instance took to answer its health probe.
+pub const AGENT_HEARTBEAT_LATENCY: &str = "dash_agent_heartbeat_latency_seconds";

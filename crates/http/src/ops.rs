@@ -44,8 +44,9 @@ pub mod names {
     pub const AGENT_LOAD: &str = "dash_agent_load_percent";
     /// Gauge: open sessions, by state (`status`) and tenant.
     pub const SESSIONS_ACTIVE: &str = godel_engine::metrics::SESSIONS_ACTIVE;
-    /// Histogram: agent heartbeat latency (bucketed and described here; recorded by no one yet).
-    pub const AGENT_HEARTBEAT_LATENCY: &str = "dash_agent_heartbeat_latency_seconds";
+    /// Histogram: seconds an instance took to answer its health probe (recorded by the
+    /// engine's probes).
+    pub const AGENT_HEARTBEAT_LATENCY: &str = godel_engine::metrics::AGENT_HEARTBEAT_LATENCY;
     /// Histogram: closed sessions' lifetime (bucketed and described here; recorded by no one
     /// yet).
     pub const SESSION_DURATION: &str = "dash_session_duration_seconds";

@@ -236,3 +236,16 @@ fn the_three_routes_are_in_the_openapi_document() {
         assert!(schemas[schema].is_object(), "{schema} missing: {schemas}");
     }
 }
+
+#[tokio::test]
+async fn a_draining_server_is_not_ready() {
+    let world = World::new();
+    world.engine.start().shutdown().await;
+    let (status, body) = get(&world, Vec::new(), "/health/ready").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["status"], "not_ready");
+    assert!(
+        body["reason"].as_str().unwrap().contains("shutting down"),
+        "{body}"
+    );
+}

@@ -159,7 +159,12 @@ pub(crate) async fn probe_all(inner: &Inner) {
     };
     let timeout = inner.config.health.probe_timeout;
     let probes = targets.into_iter().map(|(id, gateway)| async move {
+        let started = std::time::Instant::now();
         let result = tokio::time::timeout(timeout, gateway.health()).await;
+        if matches!(result, Ok(Ok(_))) {
+            metrics::histogram!(crate::metrics::AGENT_HEARTBEAT_LATENCY)
+                .record(started.elapsed().as_secs_f64());
+        }
         (id, result)
     });
     let results = join_all(probes).await;

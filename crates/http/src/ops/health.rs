@@ -181,10 +181,17 @@ async fn live() -> Json<Liveness> {
     tag = "health",
     responses(
         (status = 200, description = "Ready for traffic", body = Readiness),
-        (status = 503, description = "A critical dependency failed", body = Readiness),
+        (status = 503, description = "A critical dependency failed, or the server is draining", body = Readiness),
     ),
 )]
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    if !state.engine().is_accepting() {
+        let body = Readiness {
+            status: ReadyStatus::NotReady,
+            reason: Some("shutting down: draining running tasks".to_owned()),
+        };
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body));
+    }
     let failures: Vec<String> = run_probes(&state)
         .await
         .into_iter()
