@@ -69,6 +69,7 @@ async fn upgrade(
     let render = connection::Render {
         engine: state.engine().clone(),
         renderer: state.event_renderer(),
+        closing: state.closing(),
     };
     let limits = connection::Limits {
         buffer: state.options().ws_buffer,

@@ -117,6 +117,7 @@ struct Inner {
     options: HttpOptions,
     version: String,
     events: Arc<crate::events::render::Renderer>,
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl fmt::Debug for AppState {
@@ -196,6 +197,16 @@ impl AppState {
     /// The renderer of `/events` frames, shared by every connection.
     pub(crate) fn event_renderer(&self) -> Arc<crate::events::render::Renderer> {
         Arc::clone(&self.inner.events)
+    }
+
+    /// Tells long-lived connections (`/events`) that the server is shutting down.
+    pub fn begin_shutdown(&self) {
+        self.inner.closing.send_replace(true);
+    }
+
+    /// Changes to `true` when [`begin_shutdown`](Self::begin_shutdown) is called.
+    pub(crate) fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.closing.subscribe()
     }
 
     /// The server's version, as `/health` reports it.
@@ -311,6 +322,7 @@ impl AppStateBuilder {
                 options: self.options,
                 version: self.version,
                 events: Arc::default(),
+                closing: tokio::sync::watch::Sender::new(false),
             }),
         })
     }

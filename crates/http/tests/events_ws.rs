@@ -22,11 +22,16 @@ const PATIENCE: Duration = Duration::from_secs(10);
 
 /// Serves the events routes over `world`, with the test principal layer.
 async fn start(world: &World, ping: Duration, buffer: usize) -> SocketAddr {
+    start_with_state(world, ping, buffer).await.0
+}
+
+/// As [`start`], also returning the server's state (to shut it down).
+async fn start_with_state(world: &World, ping: Duration, buffer: usize) -> (SocketAddr, AppState) {
     let state: AppState = state(world, options(ping, buffer), Vec::new())
         .build()
         .unwrap();
-    let app: Router = with_test_principal(events::routes()).with_state(state);
-    serve(app).await
+    let app: Router = with_test_principal(events::routes()).with_state(state.clone());
+    (serve(app).await, state)
 }
 
 /// A test client of `/events`.
@@ -288,4 +293,22 @@ async fn a_client_that_does_not_read_is_closed_as_a_slow_consumer_and_publishing
     assert_eq!(u16::from(close.code), 1008, "{close:?}");
     assert_eq!(close.reason.as_str(), events::SLOW_CONSUMER);
     assert!(events < 2048, "the slow client got every event ({events})");
+}
+
+#[tokio::test]
+async fn a_shutting_down_server_closes_open_sockets_with_going_away() {
+    let world = World::new();
+    let (addr, state) = start_with_state(&world, Duration::from_secs(30), 64).await;
+    let mut client = Client::connect(addr, "acme").await;
+    client.subscribe(&["task.*"]).await;
+    state.begin_shutdown();
+    let close = loop {
+        match client.frame().await {
+            Message::Close(frame) => break frame.expect("a close frame with a code"),
+            Message::Ping(_) | Message::Pong(_) | Message::Text(_) => {}
+            other => panic!("unexpected frame {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.code), 1001, "{close:?}");
+    assert_eq!(close.reason.as_str(), "server shutting down");
 }

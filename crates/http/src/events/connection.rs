@@ -48,12 +48,14 @@ pub(crate) struct Render {
     pub(crate) engine: Engine,
     /// The server's shared renderer.
     pub(crate) renderer: std::sync::Arc<Renderer>,
+    /// Turns `true` when the server shuts down.
+    pub(crate) closing: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Serves one upgraded socket for `tenant` until either side ends it.
 pub(crate) async fn serve(
     socket: WebSocket,
-    render: Render,
+    mut render: Render,
     mut events: broadcast::Receiver<Event>,
     tenant: TenantId,
     limits: Limits,
@@ -96,6 +98,10 @@ pub(crate) async fn serve(
                 }),
             },
             _ = ping.tick() => Message::Ping(Vec::new().into()),
+            () = closed(&mut render.closing) => break End::Server(CloseFrame {
+                code: close_code::AWAY,
+                reason: "server shutting down".into(),
+            }),
         };
         if queue.try_send(out).is_err() {
             tracing::warn!(%tenant, buffer = limits.buffer, "websocket client does not read its frames; closing");
@@ -124,6 +130,12 @@ pub(crate) async fn serve(
     if timeout(CLOSE_GRACE, &mut writer).await.is_err() {
         writer.abort();
     }
+}
+
+/// Completes when the server begins shutting down (or its state is gone).
+async fn closed(closing: &mut tokio::sync::watch::Receiver<bool>) {
+    // The guard `wait_for` returns is dropped here, before the caller's next await.
+    let _ = closing.wait_for(|closing| *closing).await.map(|_| ());
 }
 
 /// Counts one open connection in the gauge for as long as it lives, however its task ends.
