@@ -10,12 +10,16 @@
 //! What it is not: a test of correctness (the conformance suite of `godel-queue` is), nor a
 //! product: it is a program, so it reports failures with `anyhow`.
 //!
+//! The `load` subcommand is Godel's load generator ([`load`]): the server and simulated
+//! gateways as processes, driven over HTTP open loop (`cargo xtask load`).
+//!
 //! Modules: [`params`] reads the workload's environment variables, [`stores`] opens the store
 //! chosen by `--store`, [`workload`] runs the phases, [`submit`] measures submit latency at a
 //! fixed rate (`submit-latency`), [`stats`] holds the pure arithmetic
 //! (percentiles, priority violations), [`procstat`] reads CPU time and peak RSS from `/proc`,
 //! and [`report`] is the JSON the program prints.
 
+pub mod load;
 pub mod params;
 pub mod procstat;
 pub mod report;

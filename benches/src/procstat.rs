@@ -1,4 +1,6 @@
-//! CPU time per thread and peak resident memory of this process, read from Linux's `/proc`.
+//! CPU time per thread and peak resident memory of this process, and CPU time and memory of
+//! another process by PID (the load generator watches the server it started), read from
+//! Linux's `/proc`.
 //!
 //! Thread CPU time comes from `/proc/self/task/<tid>/schedstat` (nanoseconds on CPU), falling
 //! back to `utime + stime` of `/proc/self/task/<tid>/stat` in clock ticks (assumed 100 per
@@ -85,7 +87,42 @@ pub fn cpu_pct(cpu: Duration, wall: Duration) -> f64 {
 /// When the file cannot be read or holds no `VmHWM` line.
 pub fn peak_rss_bytes() -> io::Result<u64> {
     let text = fs::read_to_string("/proc/self/status")?;
-    parse_vm_hwm(&text).ok_or_else(|| io::Error::other("no VmHWM line in /proc/self/status"))
+    parse_vm_kb(&text, "VmHWM:")
+        .ok_or_else(|| io::Error::other("no VmHWM line in /proc/self/status"))
+}
+
+/// One reading of another process: CPU time so far and resident memory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProcessSample {
+    /// `utime + stime` of all its threads, live and ended.
+    pub cpu: Duration,
+    /// Resident memory now (`VmRSS`), bytes.
+    pub rss_bytes: u64,
+    /// Peak resident memory since it started (`VmHWM`), bytes.
+    pub peak_rss_bytes: u64,
+}
+
+impl ProcessSample {
+    /// Reads `/proc/<pid>/stat` and `/proc/<pid>/status`.
+    ///
+    /// # Errors
+    /// When the process is gone or the files do not hold the expected fields.
+    pub fn of(pid: u32) -> io::Result<Self> {
+        let dir = Path::new("/proc").join(pid.to_string());
+        let stat = fs::read_to_string(dir.join("stat"))?;
+        let ticks = parse_stat_ticks(&stat)
+            .ok_or_else(|| io::Error::other(format!("no CPU times in /proc/{pid}/stat")))?;
+        let status = fs::read_to_string(dir.join("status"))?;
+        let field = |name: &str| {
+            parse_vm_kb(&status, name)
+                .ok_or_else(|| io::Error::other(format!("no {name} line in /proc/{pid}/status")))
+        };
+        Ok(Self {
+            cpu: Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND),
+            rss_bytes: field("VmRSS:")?,
+            peak_rss_bytes: field("VmHWM:")?,
+        })
+    }
 }
 
 /// Nanoseconds on CPU: the first field of a `schedstat` file.
@@ -104,11 +141,11 @@ fn parse_stat_ticks(text: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
-/// Bytes of the `VmHWM:  1234 kB` line.
-fn parse_vm_hwm(text: &str) -> Option<u64> {
-    let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
+/// Bytes of the `<field>  1234 kB` line, `field` with its colon (`VmHWM:`).
+fn parse_vm_kb(text: &str, field: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with(field))?;
     let kb: u64 = line
-        .trim_start_matches("VmHWM:")
+        .trim_start_matches(field)
         .trim()
         .trim_end_matches("kB")
         .trim()
@@ -136,11 +173,12 @@ mod tests {
     }
 
     #[test]
-    fn vm_hwm_is_read_in_bytes() {
+    fn vm_lines_are_read_in_bytes() {
         let status =
             "Name:\tgodel-bench\nVmPeak:\t  9000 kB\nVmHWM:\t    1992 kB\nVmRSS:\t 1500 kB\n";
-        assert_eq!(parse_vm_hwm(status), Some(1992 * 1024));
-        assert_eq!(parse_vm_hwm("Name: x\n"), None);
+        assert_eq!(parse_vm_kb(status, "VmHWM:"), Some(1992 * 1024));
+        assert_eq!(parse_vm_kb(status, "VmRSS:"), Some(1500 * 1024));
+        assert_eq!(parse_vm_kb("Name: x\n", "VmHWM:"), None);
     }
 
     #[test]
@@ -158,5 +196,16 @@ mod tests {
         assert_eq!(split.matching, Duration::ZERO);
         assert!(split.other >= Duration::from_millis(10), "{split:?}");
         assert!(peak_rss_bytes().unwrap() > 1024 * 1024);
+    }
+
+    #[test]
+    fn another_process_is_read_by_pid() {
+        let sample = ProcessSample::of(std::process::id()).unwrap();
+        assert!(sample.rss_bytes > 1024 * 1024, "{sample:?}");
+        assert!(sample.peak_rss_bytes >= sample.rss_bytes, "{sample:?}");
+        assert!(
+            ProcessSample::of(u32::MAX).is_err(),
+            "no process has that PID"
+        );
     }
 }

@@ -1,10 +1,11 @@
 //! The binaries under test, built once per test process: `cargo build -p godel-server -p
-//! godel-cli` (with the `cargo` that runs the tests, `$CARGO`, into `CARGO_TARGET_DIR` or else
+//! godel-cli -p godel-openclaw-sim` (with the `cargo` that runs the tests, `$CARGO`, into `CARGO_TARGET_DIR` or else
 //! the target folder the tests were built in), the executables' paths read from Cargo's own
 //! JSON messages rather than guessed.
 //!
-//! When the CLI does not build, the server is built alone, so the server's scenarios still run
-//! and only [`Binaries::cli`] fails, with the compiler's words.
+//! When the CLI or the simulator does not build, the server is built alone, so the server's
+//! scenarios still run and only [`Binaries::cli`] or [`Binaries::sim`] fails, with the
+//! compiler's words.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,6 +16,7 @@ use std::sync::OnceLock;
 pub struct Binaries {
     server: PathBuf,
     cli: Result<PathBuf, String>,
+    sim: Result<PathBuf, String>,
 }
 
 impl Binaries {
@@ -33,6 +35,18 @@ impl Binaries {
         match &self.cli {
             Ok(path) => path,
             Err(why) => panic!("the `godel` CLI did not build:\n{why}"),
+        }
+    }
+
+    /// `godel-openclaw-sim`, the simulated gateways as a process of their own.
+    ///
+    /// # Panics
+    /// When `godel-openclaw-sim` did not build (the message holds the end of Cargo's output).
+    #[must_use]
+    pub fn sim(&self) -> &Path {
+        match &self.sim {
+            Ok(path) => path,
+            Err(why) => panic!("`godel-openclaw-sim` did not build:\n{why}"),
         }
     }
 }
@@ -75,17 +89,19 @@ fn cargo() -> String {
 }
 
 fn build() -> Binaries {
-    match cargo_build(&["godel-server", "godel-cli"]) {
+    match cargo_build(&["godel-server", "godel-cli", "godel-openclaw-sim"]) {
         Ok(found) => Binaries {
             server: pick(&found, "godel-server"),
             cli: Ok(pick(&found, "godel")),
+            sim: Ok(pick(&found, "godel-openclaw-sim")),
         },
-        Err(both) => {
+        Err(all) => {
             let found = cargo_build(&["godel-server"])
                 .unwrap_or_else(|e| panic!("`godel-server` does not build:\n{e}"));
             Binaries {
                 server: pick(&found, "godel-server"),
-                cli: Err(both),
+                cli: Err(all.clone()),
+                sim: Err(all),
             }
         }
     }

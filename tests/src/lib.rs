@@ -14,7 +14,9 @@
 //!   [`run_server_command`] for `godel-server` commands that exit (`check-config`);
 //! - [`scenarios`]: scenarios run on both stores (the newcomer's path, a restart);
 //! - [`stores`]: [`LiveStores`], a fresh Postgres database and Redis prefix for the Postgres +
-//!   Redis scenarios (skipped when the servers are unreachable, unless `GODEL_TEST_LIVE=require`).
+//!   Redis scenarios (skipped when the servers are unreachable, unless `GODEL_TEST_LIVE=require`);
+//! - [`mod@chaos`]: what the fault-injection scenarios of `tests/chaos.rs` break and check
+//!   (simulators as processes with run journals, private Redis and PostgreSQL servers, a load).
 //!
 //! `tests/workspace.rs` checks the repository's own promises (the README's test command is what
 //! CI runs, every package is on the architecture map).
@@ -23,6 +25,7 @@
 
 pub mod api;
 pub mod binaries;
+pub mod chaos;
 pub mod cli;
 pub mod events;
 pub mod scenarios;

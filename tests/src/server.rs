@@ -4,8 +4,8 @@
 //! `DASH_*` variable of the test's leaks in) and the data folder as its working directory (no
 //! stray `godel.toml` is read). Its stdout gives the URL and, on a first start, the admin key;
 //! both streams are kept, so every failure can show their ends. [`TestServer::stop`] sends
-//! SIGTERM to its PID and waits (SIGKILL after the deadline); dropping a [`TestServer`] kills the
-//! process and its group. Only processes these helpers started are ever signalled.
+//! SIGTERM to its PID and waits (SIGKILL after the deadline); [`TestServer::kill9`] crashes it
+//! with SIGKILL; dropping a [`TestServer`] kills the process and its group. Only processes these helpers started are ever signalled.
 
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -188,6 +188,19 @@ impl TestServer {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Kills the server with SIGKILL (its whole process group), as a crash would, and waits for
+    /// it to be gone; [`TestServer::restart`] then starts it again on the same data.
+    ///
+    /// # Panics
+    /// When the server is not running.
+    pub fn kill9(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("the server is running");
+        let pid = pid_of(&child);
+        let _ = kill_process_group(pid, Signal::KILL);
+        let _ = kill_process(pid, Signal::KILL);
+        child.wait().expect("the server's status")
     }
 
     /// Its base URL, `http://127.0.0.1:<port>`.

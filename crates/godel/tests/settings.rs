@@ -123,6 +123,46 @@ fn invalid_settings_name_their_key() {
 }
 
 #[test]
+fn federation_settings_set_the_engines_health_model_and_breaker() {
+    let defaults = load(None, &[], &[]).expect("defaults load");
+    let health = defaults.federation.health();
+    assert_eq!(health, godel_federation::HealthConfig::default());
+    assert_eq!(
+        defaults.federation.breaker(),
+        godel_federation::BreakerConfig::default()
+    );
+    let tuned = load(
+        None,
+        &[
+            ("GODEL_PROBE_INTERVAL_MS", "3000"),
+            ("GODEL_UNHEALTHY_AFTER", "1"),
+            ("GODEL_BREAKER_FAILURE_THRESHOLD", "2"),
+        ],
+        &[],
+    )
+    .expect("tuned settings load");
+    assert_eq!(tuned.federation.health().probe_interval.as_millis(), 3000);
+    assert_eq!(tuned.federation.health().unhealthy_after, 1);
+    assert_eq!(tuned.federation.breaker().failure_threshold, 2);
+    assert_eq!(
+        invalid_key(load(None, &[("GODEL_UNHEALTHY_AFTER", "0")], &[])),
+        "federation.unhealthy_after"
+    );
+    assert_eq!(
+        invalid_key(load(
+            None,
+            &[
+                ("GODEL_PROBE_INTERVAL_MS", "1000"),
+                ("GODEL_PROBE_TIMEOUT_MS", "2000")
+            ],
+            &[]
+        )),
+        "federation.probe_timeout_ms",
+        "a probe may not outlast the interval"
+    );
+}
+
+#[test]
 fn an_unknown_key_in_the_file_is_refused_by_name() {
     let file = toml("unknown", "[server]\nadress = \"127.0.0.1:1\"\n");
     let message = load(Some(file), &[], &[]).unwrap_err().to_string();

@@ -25,6 +25,7 @@ pub mod ops;
 pub mod request_id;
 pub mod router;
 pub mod routes;
+pub mod shed;
 pub mod state;
 
 pub use auth::{Principal, Role};

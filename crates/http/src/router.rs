@@ -111,6 +111,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::middleware::layer,
         ))
+        .layer(middleware::from_fn_with_state(
+            crate::shed::InFlight::new(state.options().max_in_flight),
+            crate::shed::layer,
+        ))
         .layer(middleware::from_fn(ops::track))
         .layer(middleware::from_fn(request_id::layer))
         .with_state(state)

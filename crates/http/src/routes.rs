@@ -8,6 +8,7 @@ pub mod audit;
 pub mod dead_letter;
 pub mod extract;
 pub mod instances;
+mod list_doc;
 pub mod paging;
 pub mod queue;
 pub(crate) mod schema;
@@ -123,9 +124,33 @@ fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut
     .flatten()
 }
 
-/// Adds what every operation shares: the security requirement (unless public) and the error
-/// answers any route may give (400, 401, 403, 429, 500, 503).
+/// Makes every `operationId` unique, as OpenAPI requires: handlers are named after what they
+/// do (`list`, `create`...), so the id becomes `<tag>_<handler>` (`tasks_list`), and the
+/// health routes also answered at the root (outside `/api/v1`) get `_root`.
+fn unique_operation_ids(doc: &mut OpenApiDoc) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let root = !path.starts_with(crate::router::API_V1) && !path.starts_with(crate::router::PI);
+        for op in operations(item) {
+            let tag = op.tags.as_ref().and_then(|t| t.first()).cloned();
+            let Some(id) = op.operation_id.take() else {
+                continue;
+            };
+            let mut id = match tag {
+                Some(tag) if !id.starts_with(&tag) => format!("{}_{id}", tag.replace('-', "_")),
+                _ => id,
+            };
+            if root {
+                id.push_str("_root");
+            }
+            op.operation_id = Some(id);
+        }
+    }
+}
+
+/// Adds what every operation shares: unique operation ids, the security requirement (unless
+/// public) and the error answers any route may give (400, 401, 403, 429, 500, 503).
 pub fn finish_document(doc: &mut OpenApiDoc) {
+    unique_operation_ids(doc);
     let common: &[(&str, &str, bool)] = &[
         (
             "400",

@@ -55,6 +55,9 @@ pub struct HttpOptions {
     pub ws_buffer: usize,
     /// Time each health probe may take before it counts as failed (default 2 s).
     pub probe_timeout: Duration,
+    /// Requests served at once; beyond, requests get 503 at once (default 1024; see
+    /// [`shed`](crate::shed)).
+    pub max_in_flight: usize,
 }
 
 impl Default for HttpOptions {
@@ -68,6 +71,7 @@ impl Default for HttpOptions {
             ws_ping_interval: Duration::from_secs(30),
             ws_buffer: 1024,
             probe_timeout: Duration::from_secs(2),
+            max_in_flight: 1024,
         }
     }
 }

@@ -74,6 +74,7 @@ macro_rules! task_repository_conformance {
     ($factory:expr) => {
         $crate::__lifecycle_conformance!(task_repository_conformance, tasks, $factory;
             inserted_details_read_back,
+            many_details_read_back_in_one_call,
             duplicate_task_is_refused,
             unknown_or_foreign_task_is_not_found,
             runs_append_in_order_and_ids_are_unique,

@@ -32,6 +32,28 @@ pub trait TaskRepository: Send + Sync {
     /// [`RepositoryError::NotFound`] when there are none for this tenant.
     async fn get(&self, tenant: &TenantId, id: TaskId) -> Result<TaskDetails, RepositoryError>;
 
+    /// The details of each of `ids` that has some for this tenant, in any order (a page of a
+    /// task list reads them at once). Stores override this to read them in one statement.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] (or the first error a read gives other than
+    /// `NotFound`).
+    async fn get_many(
+        &self,
+        tenant: &TenantId,
+        ids: &[TaskId],
+    ) -> Result<Vec<TaskDetails>, RepositoryError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.get(tenant, *id).await {
+                Ok(details) => found.push(details),
+                Err(RepositoryError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(found)
+    }
+
     /// Appends a run to a task.
     ///
     /// # Errors

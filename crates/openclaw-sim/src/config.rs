@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::journal::RunJournal;
+
 /// Which failure a failing run shows, for runs failed by [`SimConfig::failure_rate`].
 ///
 /// The message triggers choose their own kind: `FAIL` is [`FailureKind::Provider`], `HTTP401` is
@@ -70,6 +72,8 @@ pub struct SimConfig {
     /// The `processMemory.rssBytes` that `status` reports for an idle gateway; every session adds
     /// 1 MiB. Default 800 MB, the order of a real gateway.
     pub rss_bytes: u64,
+    /// Where to record every run's start and end (see [`RunJournal`]). Default none.
+    pub journal: Option<RunJournal>,
 }
 
 impl Default for SimConfig {
@@ -94,6 +98,7 @@ impl Default for SimConfig {
             version: "2026.9.6".to_owned(),
             handshake_timeout: Duration::from_secs(10),
             rss_bytes: 800_000_000,
+            journal: None,
         }
     }
 }

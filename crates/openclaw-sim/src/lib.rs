@@ -26,6 +26,8 @@
 //!   `tool-events`), `FAIL` (provider error after the run duration), `SLOW` (lasts
 //!   [`SimConfig::slow_duration`]), `HTTP401` (immediate auth failure), `HANG` (never ends until
 //!   aborted).
+//! - **Journal**: with [`SimConfig::journal`], every run's start and end is appended to a JSON-lines
+//!   file ([`RunJournal`]), ground truth for "no task ran twice at once" checks.
 //! - **Faults**: [`SimGateway::kill`], [`SimGateway::restart`], [`SimGateway::drop_connections`],
 //!   [`SimGateway::set_hang`], failure and drop rates, and the capacity knob.
 //!
@@ -47,6 +49,7 @@ mod frames;
 mod gateway;
 mod handshake;
 mod http;
+mod journal;
 mod methods;
 mod rng;
 mod runs;
@@ -56,3 +59,4 @@ mod state;
 pub use self::config::{FailureKind, SimConfig};
 pub use self::fleet::SimFleet;
 pub use self::gateway::{SimGateway, SimStats, Simulator};
+pub use self::journal::RunJournal;

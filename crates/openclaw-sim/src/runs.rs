@@ -515,10 +515,10 @@ impl Cx<'_> {
                     session.queue.retain(|q| *q != id);
                 }
                 self.run.phase = RunPhase::Ended;
-                self.run.done.send_replace(Some(Outcome::Aborted {
+                self.run.end(Outcome::Aborted {
                     started_at: None,
                     ended_at: now,
-                }));
+                });
                 true
             }
             RunPhase::Running => {
@@ -542,10 +542,10 @@ impl Cx<'_> {
                 );
                 self.lifecycle_model();
                 self.run.phase = RunPhase::Aborting;
-                self.run.done.send_replace(Some(Outcome::Aborted {
+                self.run.end(Outcome::Aborted {
                     started_at: self.run.started_at,
                     ended_at: now,
-                }));
+                });
                 let id = self.run.id.clone();
                 if let Some(session) = self.session_mut() {
                     session.status = Some("killed");
@@ -587,7 +587,7 @@ impl Cx<'_> {
     /// Marks the run terminal and frees its session's lane.
     fn finish(&mut self, outcome: Outcome) -> StartAfter {
         self.run.phase = RunPhase::Ended;
-        self.run.done.send_replace(Some(outcome));
+        self.run.end(outcome);
         let id = self.run.id.clone();
         if let Some(session) = self.session_mut() {
             session.last_run_id = Some(id);
@@ -879,6 +879,10 @@ pub(crate) fn start_run(
         session.queue.push_back(run_id.to_owned());
     }
     let session_id = session.session_id.clone();
+    let journal = config
+        .journal
+        .as_ref()
+        .map(|j| j.for_gateway(instance.shared.addr.to_string()));
     state.runs.insert(
         run_id.to_owned(),
         Run {
@@ -901,9 +905,13 @@ pub(crate) fn start_run(
             starter,
             abort: Arc::new(Notify::new()),
             done: watch::Sender::new(None),
+            journal: journal.clone(),
         },
     );
     instance.shared.record_run_start(run_id);
+    if let Some(journal) = &journal {
+        journal.started(run_id, key, message);
+    }
     Ok(start_now.then(|| run_id.to_owned()))
 }
 

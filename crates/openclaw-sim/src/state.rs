@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::config::FailureKind;
+use crate::journal::RunJournal;
 
 /// One event queued for one connection; the connection adds its own `seq` when it writes it.
 #[derive(Debug, Clone)]
@@ -179,11 +180,26 @@ pub(crate) struct Run {
     pub(crate) abort: Arc<Notify>,
     /// `Some` once the run is terminal; `agent.wait` waits on it.
     pub(crate) done: watch::Sender<Option<Outcome>>,
+    /// Where its start and end are recorded, if anywhere.
+    pub(crate) journal: Option<RunJournal>,
 }
 
 impl Run {
     pub(crate) fn is_unfinished(&self) -> bool {
         matches!(self.phase, RunPhase::Queued | RunPhase::Running)
+    }
+
+    /// Makes the run terminal with `outcome`: wakes `agent.wait` and journals the end.
+    pub(crate) fn end(&self, outcome: Outcome) {
+        if let Some(journal) = &self.journal {
+            let name = match &outcome {
+                Outcome::Ok { .. } => "ok",
+                Outcome::Failed { .. } => "error",
+                Outcome::Aborted { .. } => "aborted",
+            };
+            journal.ended(&self.id, name);
+        }
+        self.done.send_replace(Some(outcome));
     }
 }
 

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use godel_lifecycle::{
-    Gateway, RunEvent, RunFailure, RunId, RunOutcome, RunRecord, RunRequest, RunWait, TaskDetails,
+    Gateway, RunEvent, RunFailure, RunId, RunOutcome, RunRecord, RunRequest, RunWait, SessionKey,
+    TaskDetails,
 };
 use godel_queue::{ErrorKind, FailOutcome, Failure, Lease, LeaseToken, Payload};
 use godel_types::{AgentEvent, AgentEventKind, AgentId, AgentStatus, EventBody, TaskEventKind};
@@ -310,33 +311,33 @@ async fn watch_run(
             },
             _ = heartbeat.tick() => match inner.stores.queue.heartbeat(&lease.token).await {
                 Ok(beat) if beat.cancel_requested => {
-                    let _ = route.gateway.abort(key, Some(run)).await;
+                    abort(inner, route, key, run).await;
                     return Ending::Aborted;
                 }
                 Ok(_) => {}
                 Err(e) if e.kind() == ErrorKind::StaleLease || e.kind() == ErrorKind::NotFound => {
-                    let _ = route.gateway.abort(key, Some(run)).await;
+                    abort(inner, route, key, run).await;
                     return Ending::LeaseLost;
                 }
                 Err(e) => tracing::warn!(error = %e, "heartbeat failed; will retry"),
             },
             () = tokio::time::sleep_until(deadline) => {
-                let _ = route.gateway.abort(key, Some(run)).await;
+                abort(inner, route, key, run).await;
                 return Ending::TimedOut(timeout);
             }
             changed = stop.changed(), if stop_open => {
                 let reason = if changed.is_ok() { *stop.borrow() } else { None };
                 match reason {
                     Some(StopReason::FailedOver) => {
-                        let _ = route.gateway.abort(key, Some(run)).await;
+                        abort(inner, route, key, run).await;
                         return Ending::LeaseLost;
                     }
                     Some(StopReason::Shutdown) => {
-                        let _ = route.gateway.abort(key, Some(run)).await;
+                        abort(inner, route, key, run).await;
                         return Ending::Returned;
                     }
                     Some(StopReason::Cancelled) => {
-                        let _ = route.gateway.abort(key, Some(run)).await;
+                        abort(inner, route, key, run).await;
                         return Ending::Aborted;
                     }
                     // The engine replaced this run's control (a newer attempt): stop listening.
@@ -345,6 +346,22 @@ async fn watch_run(
             }
         }
     }
+}
+
+/// Asks the gateway to abort `run`. Best effort: the run ends here either way, but an abort the
+/// gateway never answers (a hung gateway) counts against its circuit breaker.
+async fn abort(inner: &Inner, route: &Route, key: &SessionKey, run: &RunId) {
+    let result = route.gateway.abort(key, Some(run)).await;
+    if let Err(e) = &result {
+        tracing::debug!(error = %e, run = %run, "abort not confirmed by the gateway");
+    }
+    breaker_result(
+        inner,
+        route,
+        result
+            .as_ref()
+            .map_or_else(|e| !e.is_gateway_fault(), |_| true),
+    );
 }
 
 /// The event stream was lost: ask the gateway how the run ended.
@@ -436,17 +453,44 @@ async fn publish_current(
     });
 }
 
-/// Reports a gateway call's result to the instance's circuit breaker.
-fn breaker_result(inner: &Inner, route: &Route, ok: bool) {
+/// Reports a gateway call's result to the instance's circuit breaker; a breaker that opens or
+/// closes is logged and counted (`dash_circuit_breaker_transitions_total`).
+pub(crate) fn breaker_result(inner: &Inner, route: &Route, ok: bool) {
     let now = inner.clock.now();
-    let mut fleet = inner.fleet.lock();
-    if let Some(slot) = fleet.instances.get_mut(&route.instance) {
+    let transition = {
+        let mut fleet = inner.fleet.lock();
+        let Some(slot) = fleet.instances.get_mut(&route.instance) else {
+            return;
+        };
+        let was_open = tripped(&slot.breaker, now);
         if ok {
             slot.breaker.on_success(now);
         } else {
             slot.breaker.on_failure(now);
         }
+        let open = tripped(&slot.breaker, now);
+        (was_open != open).then_some((open, slot.breaker.consecutive_failures()))
+    };
+    let Some((open, failures)) = transition else {
+        return;
+    };
+    let to = if open { "open" } else { "closed" };
+    if open {
+        tracing::warn!(instance = %route.instance, failures, "circuit breaker opened: calls to the instance are refused for a while");
+    } else {
+        tracing::info!(instance = %route.instance, "circuit breaker closed");
     }
+    metrics::counter!(
+        crate::metrics::CIRCUIT_BREAKER_TRANSITIONS,
+        "instance" => route.instance.to_string(),
+        "to" => to,
+    )
+    .increment(1);
+}
+
+/// Whether `breaker` is not closed (open, or half-open after being open).
+fn tripped(breaker: &godel_federation::CircuitBreaker, now: time::OffsetDateTime) -> bool {
+    !matches!(breaker.state(now), godel_federation::BreakerState::Closed)
 }
 
 /// The message to send: the payload's `prompt`, else the whole payload as JSON.

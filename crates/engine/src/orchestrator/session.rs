@@ -149,11 +149,18 @@ pub(crate) async fn open(
     );
     inner.stores.sessions.insert(session.clone()).await?;
     transition(inner, &mut session, SessionCommand::Initialize).await?;
-    if let Err(e) = route
+    let opened = route
         .gateway
         .ensure_session(&key, &route.gateway_agent)
-        .await
-    {
+        .await;
+    super::run::breaker_result(
+        inner,
+        route,
+        opened
+            .as_ref()
+            .map_or_else(|e| !e.is_gateway_fault(), |_| true),
+    );
+    if let Err(e) = opened {
         let _ = transition(
             inner,
             &mut session,

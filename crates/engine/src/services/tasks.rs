@@ -263,16 +263,29 @@ impl TaskService {
             newest_first: query.newest_first,
         };
         let queue = &self.inner.stores.queue;
-        let records = queue.list(&filter, after, limit + 1).await?;
-        let total = queue.count(&filter).await?.total();
+        let (records, counts) =
+            tokio::join!(queue.list(&filter, after, limit + 1), queue.count(&filter));
+        let (mut records, total) = (records?, counts?.total());
         let more = records.len() > limit;
-        let mut items = Vec::with_capacity(limit);
-        let mut last_seq = None;
-        for record in records.into_iter().take(limit) {
-            last_seq = Some(record.seq);
-            let details = self.inner.stores.tasks.get(tenant, record.id).await.ok();
-            items.push(Task::from_parts(record, details));
-        }
+        records.truncate(limit);
+        let last_seq = records.last().map(|r| r.seq);
+        // The page's details in one read.
+        let ids: Vec<TaskId> = records.iter().map(|r| r.id).collect();
+        let mut details: std::collections::HashMap<TaskId, TaskDetails> = self
+            .inner
+            .stores
+            .tasks
+            .get_many(tenant, &ids)
+            .await
+            .map(|found| found.into_iter().map(|d| (d.id, d)).collect())
+            .unwrap_or_default();
+        let items = records
+            .into_iter()
+            .map(|record| {
+                let own = details.remove(&record.id);
+                Task::from_parts(record, own)
+            })
+            .collect();
         Ok(Page {
             items,
             next_cursor: if more {

@@ -40,6 +40,11 @@ use crate::store::PairedQueueStore;
 /// Events each bus subscriber may lag by before it is told it lost some.
 const BUS_CAPACITY: usize = 16_384;
 
+/// How often the reconciler checks the Redis index: it notices a flushed or restarted Redis,
+/// and one that is back after an outage, within this (a `GET` or a `PING` per pass).
+#[cfg(feature = "redis")]
+const RECONCILE_INTERVAL: Duration = Duration::from_secs(5);
+
 /// What opening the stores produced.
 pub(super) struct Opened {
     pub(super) stores: Stores,
@@ -238,7 +243,7 @@ async fn pair_with_redis(
     }
     opened
         .background
-        .push(paired.spawn_reconciler(Duration::from_secs(30)));
+        .push(paired.spawn_reconciler(RECONCILE_INTERVAL));
     opened.stores.queue = paired.clone();
     opened.probes.push(Arc::new(RedisProbe {
         index: Arc::clone(&index),

@@ -31,8 +31,17 @@ const VARIABLES: &[(&str, &[&str])] = &[
     ("http.rate_per_second", &["GODEL_RATE_PER_SECOND"]),
     ("http.rate_burst", &["GODEL_RATE_BURST"]),
     ("http.metrics_public", &["GODEL_METRICS_PUBLIC"]),
+    ("http.max_in_flight", &["GODEL_MAX_IN_FLIGHT"]),
     ("log.level", &["GODEL_LOG_LEVEL", "DASH_LOG_LEVEL"]),
     ("log.format", &["GODEL_LOG_FORMAT"]),
+    ("federation.probe_interval_ms", &["GODEL_PROBE_INTERVAL_MS"]),
+    ("federation.probe_timeout_ms", &["GODEL_PROBE_TIMEOUT_MS"]),
+    ("federation.unhealthy_after", &["GODEL_UNHEALTHY_AFTER"]),
+    (
+        "federation.breaker_failure_threshold",
+        &["GODEL_BREAKER_FAILURE_THRESHOLD"],
+    ),
+    ("federation.breaker_reset_ms", &["GODEL_BREAKER_RESET_MS"]),
 ];
 
 /// The overrides `env` implies, in a stable order.

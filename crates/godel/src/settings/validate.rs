@@ -128,11 +128,43 @@ impl Settings {
             "must be a positive number",
         )?;
         check(h.rate_burst >= 1, "http.rate_burst", "must be at least 1")?;
+        check(
+            (1..=1_000_000).contains(&h.max_in_flight),
+            "http.max_in_flight",
+            "must be 1 to 1000000",
+        )?;
 
         check(
             !self.log.level.trim().is_empty(),
             "log.level",
             "must not be empty",
+        )?;
+
+        let f = &self.federation;
+        check(
+            (100..=3_600_000).contains(&f.probe_interval_ms),
+            "federation.probe_interval_ms",
+            "must be 100 to 3600000",
+        )?;
+        check(
+            (1..=f.probe_interval_ms).contains(&f.probe_timeout_ms),
+            "federation.probe_timeout_ms",
+            "must be at least 1 and at most federation.probe_interval_ms",
+        )?;
+        check(
+            (1..=100).contains(&f.unhealthy_after),
+            "federation.unhealthy_after",
+            "must be 1 to 100",
+        )?;
+        check(
+            (1..=1000).contains(&f.breaker_failure_threshold),
+            "federation.breaker_failure_threshold",
+            "must be 1 to 1000",
+        )?;
+        check(
+            (1..=3_600_000).contains(&f.breaker_reset_ms),
+            "federation.breaker_reset_ms",
+            "must be 1 to 3600000",
         )?;
 
         for (i, g) in self.openclaw.gateways.iter().enumerate() {

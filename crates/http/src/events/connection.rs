@@ -6,11 +6,18 @@
 //! connection fell behind the publishers) ends the connection with close code 1008 and reason
 //! `slow consumer`. A writer stuck on a client that stopped reading gives up its send for the
 //! close frame, and the close itself is bounded by [`CLOSE_GRACE`].
+//!
+//! A `task.*` frame needs the task read from the store, so frames are rendered concurrently (at
+//! most [`RENDER_AHEAD`] at once) and sent in the order their events arrived: one slow read does
+//! not hold up the events behind it.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
-use futures_util::stream::SplitSink;
+use futures_util::stream::{FuturesOrdered, SplitSink};
 use futures_util::{SinkExt, StreamExt};
 use godel_engine::Engine;
 use godel_types::{Event, TenantId};
@@ -23,6 +30,13 @@ use super::render::Renderer;
 
 /// How long closing a connection may take (sending the close frame, waiting for the client's).
 pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// Events one connection renders at once; beyond it, it stops taking events from the bus until
+/// the oldest is sent (and the bus's own bound then tells a connection that fell behind).
+pub(crate) const RENDER_AHEAD: usize = 64;
+
+/// A frame being rendered.
+type Rendering = Pin<Box<dyn Future<Output = Arc<str>> + Send>>;
 
 /// What one connection may use.
 #[derive(Debug, Clone)]
@@ -47,7 +61,7 @@ pub(crate) struct Render {
     /// The engine, to read tasks.
     pub(crate) engine: Engine,
     /// The server's shared renderer.
-    pub(crate) renderer: std::sync::Arc<Renderer>,
+    pub(crate) renderer: Arc<Renderer>,
     /// Turns `true` when the server shuts down.
     pub(crate) closing: tokio::sync::watch::Receiver<bool>,
 }
@@ -68,6 +82,7 @@ pub(crate) async fn serve(
     let mut subscriptions = Subscriptions::default();
     let mut ping = interval_at(Instant::now() + limits.ping_every, limits.ping_every);
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut rendering: FuturesOrdered<Rendering> = FuturesOrdered::new();
 
     let end = loop {
         let out = tokio::select! {
@@ -80,13 +95,15 @@ pub(crate) async fn serve(
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break End::Client,
             },
-            received = events.recv() => match received {
+            received = events.recv(), if rendering.len() < RENDER_AHEAD => match received {
                 Ok(event) => {
                     let visible = event.tenant.as_ref().is_none_or(|t| *t == tenant);
-                    if !(visible && subscriptions.wants(event.name().as_str())) {
-                        continue;
+                    if visible && subscriptions.wants(event.name().as_str()) {
+                        let renderer = Arc::clone(&render.renderer);
+                        let engine = render.engine.clone();
+                        rendering.push_back(Box::pin(async move { renderer.frame(&engine, &event).await }));
                     }
-                    Message::Text(render.renderer.frame(&render.engine, &event).await.as_ref().into())
+                    continue;
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(%tenant, missed, "websocket client fell behind the event bus; closing");
@@ -97,6 +114,7 @@ pub(crate) async fn serve(
                     reason: "server shutting down".into(),
                 }),
             },
+            Some(frame) = rendering.next(), if !rendering.is_empty() => Message::Text(frame.as_ref().into()),
             _ = ping.tick() => Message::Ping(Vec::new().into()),
             () = closed(&mut render.closing) => break End::Server(CloseFrame {
                 code: close_code::AWAY,

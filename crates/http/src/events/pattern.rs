@@ -117,12 +117,30 @@ mod tests {
     use godel_types::EventName;
     use proptest::prelude::*;
 
-    /// A plain recursive matcher, obviously right and exponential: the reference.
-    fn reference(p: &[u8], s: &[u8]) -> bool {
+    /// A plain recursive matcher over any symbols, obviously right and exponential: the
+    /// reference (on bytes, or on characters).
+    fn reference<T: PartialEq + Star>(p: &[T], s: &[T]) -> bool {
         match p.split_first() {
             None => s.is_empty(),
-            Some((b'*', rest)) => (0..=s.len()).any(|i| reference(rest, &s[i..])),
+            Some((c, rest)) if c.is_star() => (0..=s.len()).any(|i| reference(rest, &s[i..])),
             Some((c, rest)) => s.first() == Some(c) && reference(rest, &s[1..]),
+        }
+    }
+
+    /// The `*` of a symbol alphabet.
+    trait Star {
+        fn is_star(&self) -> bool;
+    }
+
+    impl Star for u8 {
+        fn is_star(&self) -> bool {
+            *self == b'*'
+        }
+    }
+
+    impl Star for char {
+        fn is_star(&self) -> bool {
+            *self == '*'
         }
     }
 
@@ -208,6 +226,33 @@ mod tests {
                 matches(&pattern, &name),
                 reference(pattern.as_bytes(), name.as_bytes())
             );
+        }
+
+        /// Byte-wise matching is character-wise matching: UTF-8 never lets a `*` stop inside
+        /// a character and a literal match there.
+        #[test]
+        fn matching_unicode_agrees_with_a_character_reference(
+            pattern in "[aé✓.*]{0,10}",
+            name in "[aé✓.]{0,12}",
+        ) {
+            let p: Vec<char> = pattern.chars().collect();
+            let n: Vec<char> = name.chars().collect();
+            prop_assert_eq!(matches(&pattern, &name), reference(&p, &n));
+        }
+
+        /// Long names and star-heavy patterns (the costly shape for backtracking matchers)
+        /// still give the right answer: a run of stars matches anything that ends right.
+        #[test]
+        fn star_heavy_patterns_on_long_names_answer_right(
+            stars in 1..=MAX_PATTERN_LEN / 2,
+            body in "[a.]{0,64}",
+            repeat in 1..200usize,
+            last in prop::sample::select(vec!['a', 'b']),
+        ) {
+            let name = format!("{}{last}", body.repeat(repeat));
+            let pattern = format!("{}b", "*".repeat(stars));
+            prop_assert_eq!(matches(&pattern, &name), last == 'b');
+            prop_assert!(matches(&"*".repeat(MAX_PATTERN_LEN), &name));
         }
 
         #[test]

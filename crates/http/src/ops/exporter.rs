@@ -139,6 +139,14 @@ fn describe() {
         "Latency of agent heartbeats"
     );
     describe_gauge!(names::SESSIONS_ACTIVE, "Open sessions, by state and tenant");
+    describe_counter!(
+        crate::shed::REQUESTS_SHED,
+        "Requests refused with 503 because too many were in progress"
+    );
+    describe_counter!(
+        engine::CIRCUIT_BREAKER_TRANSITIONS,
+        "Circuit-breaker transitions of gateway instances, by instance and new state"
+    );
     describe_histogram!(
         names::SESSION_DURATION,
         Unit::Seconds,

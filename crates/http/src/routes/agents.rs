@@ -11,9 +11,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{Body, Params, PathId};
+use super::list_doc::PageQuery;
 use super::paging::{ListParams, page_in_memory};
 use super::schema::{
-    AgentPageSchema, AgentSchema, AgentStatusSchema, ErrorSchema, RegisterAgentSchema,
+    AgentPageSchema, AgentSchema, AgentStatusSchema, ErrorSchema, NameSchema, RegisterAgentSchema,
 };
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
@@ -27,7 +28,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Lists agents, paged by id.
-#[utoipa::path(get, path = "/agents", tag = "agents", params(ListParams),
+#[utoipa::path(get, path = "/agents", tag = "agents", params(PageQuery),
     responses((status = 200, description = "a page of agents", body = AgentPageSchema)))]
 async fn list(
     State(state): State<AppState>,
@@ -59,7 +60,7 @@ async fn register(
 
 /// An agent with its active tasks and the queue depth.
 #[utoipa::path(get, path = "/agents/{id}/status", tag = "agents",
-    params(("id" = String, Path, description = "agent id (its name)")),
+    params(("id" = NameSchema, Path, description = "agent id (its name)")),
     responses((status = 200, description = "the agent's status", body = AgentStatusSchema),
         (status = 404, description = "no such agent", body = ErrorSchema)))]
 async fn status(

@@ -14,6 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{Body, Params, PathId};
+use super::list_doc::PageQuery;
 use super::paging::{ListParams, page_in_memory};
 use super::schema::{ApiKeyPageSchema, ErrorSchema};
 use crate::auth::{Principal, create_api_key};
@@ -76,10 +77,11 @@ impl From<ApiKeyRecord> for ApiKeyView {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
-    /// A label.
+    /// A label: 1 to 128 characters, not blank.
+    #[schema(min_length = 1, max_length = 128, pattern = r"\S")]
     pub name: String,
     /// `viewer`, `developer`, `operator` or `admin`.
-    #[schema(value_type = String)]
+    #[schema(value_type = super::schema::RoleSchema)]
     pub role: Role,
 }
 
@@ -113,7 +115,7 @@ async fn create(
 }
 
 /// Lists the tenant's keys (revoked ones included), oldest first.
-#[utoipa::path(get, path = "/api-keys", tag = "api-keys", params(ListParams),
+#[utoipa::path(get, path = "/api-keys", tag = "api-keys", params(PageQuery),
     responses((status = 200, description = "a page of keys", body = ApiKeyPageSchema)))]
 async fn list(
     State(state): State<AppState>,

@@ -9,6 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::Params;
+use super::list_doc::PageQuery;
 use super::paging::{ListParams, decode_cursor, encode_cursor};
 use super::schema::AuditPageSchema;
 use crate::auth::{Principal, Role};
@@ -26,7 +27,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// The tenant's audit log, newest first.
-#[utoipa::path(get, path = "/audit", tag = "audit", params(ListParams),
+#[utoipa::path(get, path = "/audit", tag = "audit", params(PageQuery),
     responses((status = 200, description = "a page of audit entries", body = AuditPageSchema)))]
 async fn list(
     State(state): State<AppState>,

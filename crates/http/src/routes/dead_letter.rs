@@ -15,8 +15,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{Body, Params};
+use super::list_doc::DeadLettersQuery;
 use super::paging::{ListParams, decode_cursor, encode_cursor, parse_value};
-use super::schema::{ErrorSchema, PrioritySchema, TaskPageSchema};
+use super::schema::{ErrorSchema, PrioritySchema, ReplayRequestSchema, TaskPageSchema};
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -51,9 +52,9 @@ fn decode(cursor: &str) -> Result<DeadLetterCursor, ApiError> {
 }
 
 /// Dead letters, paged; `?format=ndjson` exports every one as JSON lines.
-#[utoipa::path(get, path = "/dead-letter", tag = "dead-letter", params(ListParams),
+#[utoipa::path(get, path = "/dead-letter", tag = "dead-letter", params(DeadLettersQuery),
     responses((status = 200, description = "a page of dead-lettered tasks, or NDJSON lines of tasks with format=ndjson",
-        body = TaskPageSchema, content_type = "application/json")))]
+        content((TaskPageSchema = "application/json"), (String = "application/x-ndjson")))))]
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -184,7 +185,7 @@ pub struct Replayed {
 }
 
 /// Replays dead letters; returns how many were queued again.
-#[utoipa::path(post, path = "/dead-letter/replay", tag = "dead-letter", request_body = ReplayRequest,
+#[utoipa::path(post, path = "/dead-letter/replay", tag = "dead-letter", request_body = ReplayRequestSchema,
     responses((status = 200, description = "replayed", body = Replayed),
         (status = 404, description = "an id names no task of this tenant", body = ErrorSchema)))]
 async fn replay(

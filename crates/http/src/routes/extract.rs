@@ -16,7 +16,7 @@ use crate::error::{ApiError, ErrorCode};
 #[derive(Debug, Clone)]
 pub struct Body<T>(pub T);
 
-/// A JSON body that may be absent (an empty body is `None`).
+/// A JSON body that may be absent (an empty body, or JSON `null`, is `None`).
 #[derive(Debug, Clone)]
 pub struct OptionalBody<T>(pub Option<T>);
 
@@ -33,7 +33,15 @@ async fn bytes<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, Api
         })
 }
 
+/// Parses a body, which must be a JSON object: serde would otherwise also read a struct from
+/// an array of its fields in order (`[[]]` as `{"ids": []}`), which no client means.
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b == b'[') {
+        return Err(ApiError::invalid(
+            "invalid JSON body: expected a JSON object",
+        ));
+    }
     serde_json::from_slice(bytes).map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))
 }
 
@@ -57,7 +65,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalBody<T> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(None));
         }
-        parse(&bytes).map(|v| Self(Some(v)))
+        parse::<Option<T>>(&bytes).map(Self)
     }
 }
 

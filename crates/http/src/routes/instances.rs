@@ -14,6 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{Body, Params, PathId};
+use super::list_doc::PageQuery;
 use super::paging::{ListParams, page_in_memory};
 use super::schema::{ErrorSchema, InstancePageSchema, InstanceSchema, InstanceSpecSchema};
 use crate::auth::{Principal, Role};
@@ -29,7 +30,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Lists instances, paged by id.
-#[utoipa::path(get, path = "/instances", tag = "instances", params(ListParams),
+#[utoipa::path(get, path = "/instances", tag = "instances", params(PageQuery),
     responses((status = 200, description = "a page of instances", body = InstancePageSchema)))]
 async fn list(
     State(state): State<AppState>,

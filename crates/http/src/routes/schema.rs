@@ -5,8 +5,13 @@
 // Documentation-only types: built by the `ToSchema` derive's reflection, never constructed.
 #![allow(dead_code)]
 
+use std::borrow::Cow;
+
+use serde::Deserialize;
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+use utoipa::{PartialSchema, ToSchema};
 use uuid::Uuid;
 
 /// The PRD 10.2 error body.
@@ -29,8 +34,59 @@ pub(crate) struct ErrorDetailSchema {
     request_id: String,
 }
 
-/// A task's priority.
+/// An agent or capability name: 1 to 128 ASCII letters, digits and `. _ - : @ /` (the rule
+/// of `godel_queue`'s names).
+#[derive(Deserialize)]
+pub(crate) struct NameSchema;
+
+impl PartialSchema for NameSchema {
+    fn schema() -> RefOr<Schema> {
+        RefOr::T(super::list_doc::name())
+    }
+}
+
+impl ToSchema for NameSchema {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Name")
+    }
+}
+
+/// JSON `null`: what a field that may be sent as `null` (meaning absent) holds.
+#[derive(Default, Deserialize)]
+pub(crate) struct NullSchema;
+
+impl PartialSchema for NullSchema {
+    fn schema() -> RefOr<Schema> {
+        RefOr::T(
+            utoipa::openapi::schema::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::Null)
+                .into(),
+        )
+    }
+}
+
+impl ToSchema for NullSchema {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Null")
+    }
+}
+
+/// What an API key may do.
 #[derive(ToSchema)]
+#[schema(as = Role)]
+pub(crate) enum RoleSchema {
+    #[schema(rename = "viewer")]
+    Viewer,
+    #[schema(rename = "developer")]
+    Developer,
+    #[schema(rename = "operator")]
+    Operator,
+    #[schema(rename = "admin")]
+    Admin,
+}
+
+/// A task's priority.
+#[derive(Deserialize, ToSchema)]
 #[schema(as = Priority)]
 #[allow(clippy::enum_variant_names)]
 pub(crate) enum PrioritySchema {
@@ -44,27 +100,42 @@ pub(crate) enum PrioritySchema {
     Low,
 }
 
+/// What a task asks its agent to do: `prompt`, plus any other fields the agent reads.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = TaskPayload)]
+pub(crate) struct TaskPayloadSchema {
+    /// What to do; not blank, at most 512 KiB.
+    #[schema(min_length = 1, pattern = r"\S")]
+    prompt: String,
+}
+
 /// A task to submit.
-#[derive(ToSchema)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(as = SubmitTask)]
 pub(crate) struct SubmitTaskSchema {
-    /// A JSON object with a non-empty `prompt` string.
-    #[schema(value_type = Object)]
-    payload: Value,
+    payload: TaskPayloadSchema,
     priority: Option<PrioritySchema>,
-    /// RFC 3339.
+    /// RFC 3339; at most a year ahead (earlier means due now).
     #[schema(format = DateTime)]
     scheduled_at: Option<String>,
     /// 1 to 100 (default 3).
+    #[schema(minimum = 1, maximum = 100)]
     max_attempts: Option<u32>,
-    capabilities: Option<Vec<String>>,
+    /// Names of 1 to 128 ASCII letters, digits and `. _ - : @ /`; the prefix `session:` is
+    /// reserved.
+    #[serde(default)]
+    capabilities: Vec<NameSchema>,
     session_id: Option<Uuid>,
     team_id: Option<Uuid>,
     parent_id: Option<Uuid>,
-    depends_on: Option<Vec<Uuid>>,
+    #[serde(default)]
+    depends_on: Vec<Uuid>,
     /// 1 to 86 400.
+    #[schema(minimum = 1, maximum = 86_400)]
     timeout_s: Option<u64>,
     /// Same as the `Idempotency-Key` header (the header wins).
+    #[schema(min_length = 1, max_length = 255, pattern = r"^[\x21-\x7E]+$")]
     idempotency_key: Option<String>,
 }
 
@@ -145,13 +216,25 @@ pub(crate) struct SessionConfigSchema {
     env_vars: std::collections::BTreeMap<String, String>,
 }
 
+/// Gateway session settings to open a session with; every field may be left out.
+#[derive(Default, Deserialize, ToSchema)]
+#[schema(as = SessionConfigInput)]
+pub(crate) struct SessionConfigInputSchema {
+    profile: Option<String>,
+    workspace: Option<String>,
+    #[serde(default)]
+    env_vars: std::collections::BTreeMap<String, String>,
+}
+
 /// A session to open.
-#[derive(ToSchema)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(as = CreateSession)]
 pub(crate) struct CreateSessionSchema {
-    agent_id: Option<String>,
+    agent_id: Option<NameSchema>,
     team_id: Option<Uuid>,
-    openclaw_config: Option<SessionConfigSchema>,
+    #[serde(default)]
+    openclaw_config: SessionConfigInputSchema,
 }
 
 /// A session with its state history.
@@ -198,14 +281,17 @@ pub(crate) struct CheckpointSchema {
 }
 
 /// An agent to register.
-#[derive(ToSchema)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(as = RegisterAgent)]
 pub(crate) struct RegisterAgentSchema {
-    name: String,
+    name: NameSchema,
     instance_id: Uuid,
     gateway_agent: Option<String>,
-    capabilities: Option<Vec<String>>,
+    #[serde(default)]
+    capabilities: Vec<NameSchema>,
     /// 1 to 1000.
+    #[schema(minimum = 1, maximum = 1000)]
     max_capacity: u32,
 }
 
@@ -236,15 +322,24 @@ pub(crate) struct AgentStatusSchema {
 }
 
 /// An instance to register.
-#[derive(ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[schema(as = InstanceSpec)]
 pub(crate) struct InstanceSpecSchema {
-    /// `ws://` or `wss://`.
+    /// A `ws://` or `wss://` URL with a host.
+    #[schema(max_length = 2048, pattern = r"^[Ww][Ss][Ss]?://[^/?#\s]+([/?#]\S*)?$")]
     endpoint: String,
+    /// Not blank when set.
+    #[schema(pattern = r"\S")]
     region: Option<String>,
+    /// Not blank when set.
+    #[schema(pattern = r"\S")]
     zone: Option<String>,
+    /// Not blank when set.
+    #[schema(pattern = r"\S")]
     version: Option<String>,
-    capabilities: Option<Vec<String>>,
+    #[serde(default)]
+    capabilities: Vec<NameSchema>,
+    #[schema(minimum = 1)]
     max_sessions: u32,
     /// The gateway's token; never shown again.
     token: Option<String>,
@@ -316,3 +411,42 @@ page_schema!(
     crate::routes::api_keys::ApiKeyView
 );
 page_schema!(AuditPageSchema, AuditPage, AuditEntrySchema);
+
+/// Which dead letters to replay: by `ids`, or by filter (not both).
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[schema(as = ReplayRequest)]
+pub(crate) enum ReplayRequestSchema {
+    /// These tasks.
+    ById(ReplayByIdsSchema),
+    /// Those matching every given field.
+    ByFilter(ReplayByFilterSchema),
+}
+
+/// Replays these tasks (those not dead-lettered are skipped).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ReplayByIds)]
+pub(crate) struct ReplayByIdsSchema {
+    ids: Vec<Uuid>,
+}
+
+/// Replays the dead letters matching every given field.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ReplayByFilter)]
+pub(crate) struct ReplayByFilterSchema {
+    /// `null` is the same as leaving `ids` out.
+    #[serde(default)]
+    ids: NullSchema,
+    #[schema(value_type = Option<PrioritySchema>)]
+    priority: Option<String>,
+    /// Dead-lettered before this time (RFC 3339).
+    #[schema(format = DateTime)]
+    before: Option<String>,
+    /// Dead-lettered at or after this time (RFC 3339).
+    #[schema(format = DateTime)]
+    after: Option<String>,
+    /// Only those whose last error contains this text.
+    error_contains: Option<String>,
+}

@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{Body, OptionalBody, Params, PathId};
+use super::list_doc::SessionsQuery;
 use super::paging::{ListParams, decode_cursor, encode_cursor, parse_value};
 use super::schema::{
     CheckpointSchema, CreateSessionSchema, ErrorSchema, SessionPageSchema, SessionSchema,
@@ -81,7 +82,7 @@ async fn count(
 }
 
 /// Lists the tenant's sessions, paged.
-#[utoipa::path(get, path = "/sessions", tag = "sessions", params(ListParams),
+#[utoipa::path(get, path = "/sessions", tag = "sessions", params(SessionsQuery),
     responses((status = 200, description = "a page of sessions", body = SessionPageSchema)))]
 async fn list(
     State(state): State<AppState>,
@@ -119,6 +120,32 @@ async fn list(
     }))
 }
 
+/// The body of `POST /sessions` as read from the wire: `openclaw_config` must be a JSON
+/// object (serde would also read the engine's struct from an array of its fields).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateSessionBody {
+    #[serde(default)]
+    agent_id: Option<AgentId>,
+    #[serde(default)]
+    team_id: Option<TeamId>,
+    #[serde(default)]
+    openclaw_config: serde_json::Map<String, serde_json::Value>,
+}
+
+impl CreateSessionBody {
+    /// The engine's request.
+    fn into_request(self) -> Result<CreateSession, ApiError> {
+        let openclaw_config = serde_json::from_value(self.openclaw_config.into())
+            .map_err(|e| ApiError::invalid(format!("openclaw_config: {e}")))?;
+        Ok(CreateSession {
+            agent_id: self.agent_id,
+            team_id: self.team_id,
+            openclaw_config,
+        })
+    }
+}
+
 /// Opens a session on an agent (the router's choice unless `agent_id` is given).
 #[utoipa::path(post, path = "/sessions", tag = "sessions", request_body = CreateSessionSchema,
     responses((status = 201, description = "opened", body = SessionSchema),
@@ -126,9 +153,10 @@ async fn list(
 async fn create(
     State(state): State<AppState>,
     principal: Principal,
-    Body(request): Body<CreateSession>,
+    Body(body): Body<CreateSessionBody>,
 ) -> Result<(StatusCode, Json<SessionRecord>), ApiError> {
     principal.require(Role::Operator)?;
+    let request = body.into_request()?;
     let session = state
         .engine()
         .sessions()
@@ -253,7 +281,7 @@ async fn terminate(
 #[serde(deny_unknown_fields)]
 pub struct MigrateRequest {
     /// The agent to move the session to.
-    #[schema(value_type = String)]
+    #[schema(value_type = super::schema::NameSchema)]
     pub agent_id: AgentId,
 }
 

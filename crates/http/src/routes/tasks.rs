@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{Body, Params, PathId};
+use super::list_doc::TasksQuery;
 use super::paging::{ListParams, decode_cursor, encode_cursor, parse_value};
 use super::schema::{ErrorSchema, EventSchema, SubmitTaskSchema, TaskPageSchema, TaskSchema};
 use crate::auth::{Principal, Role};
@@ -37,7 +38,8 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 /// Submits a task. `201` with the new task, `200` with the existing one when the
 /// `Idempotency-Key` was seen before.
 #[utoipa::path(post, path = "/tasks", tag = "tasks", request_body = SubmitTaskSchema,
-    params(("Idempotency-Key" = Option<String>, Header, description = "deduplicates retried submissions")),
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = r"^[\x21-\x7E]+$",
+        description = "deduplicates retried submissions: 1 to 255 visible ASCII characters")),
     responses(
         (status = 201, description = "created", body = TaskSchema),
         (status = 200, description = "an earlier task with the same idempotency key", body = TaskSchema),
@@ -56,13 +58,17 @@ async fn create(
         let key = key
             .to_str()
             .ok()
-            .filter(|k| {
-                !k.is_empty() && k.len() <= MAX_KEY_LEN && k.bytes().all(|b| b.is_ascii_graphic())
-            })
+            .filter(|k| valid_idempotency_key(k))
             .ok_or_else(|| {
                 ApiError::invalid("Idempotency-Key: 1 to 255 visible ASCII characters")
             })?;
         request.idempotency_key = Some(key.to_owned());
+    } else if let Some(key) = &request.idempotency_key
+        && !valid_idempotency_key(key)
+    {
+        return Err(ApiError::invalid(
+            "idempotency_key: 1 to 255 visible ASCII characters",
+        ));
     }
     let submitted = state
         .engine()
@@ -75,6 +81,11 @@ async fn create(
         StatusCode::CREATED
     };
     Ok((status, Json(submitted.task)))
+}
+
+/// Whether `key` is 1 to [`MAX_KEY_LEN`] visible ASCII characters (header or body).
+fn valid_idempotency_key(key: &str) -> bool {
+    !key.is_empty() && key.len() <= MAX_KEY_LEN && key.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// The engine's query for list parameters.
@@ -116,7 +127,7 @@ pub(crate) fn task_query(params: &ListParams) -> Result<TaskListQuery, ApiError>
 }
 
 /// Lists the tenant's tasks, paged.
-#[utoipa::path(get, path = "/tasks", tag = "tasks", params(ListParams),
+#[utoipa::path(get, path = "/tasks", tag = "tasks", params(TasksQuery),
     responses((status = 200, description = "a page of tasks", body = TaskPageSchema)))]
 async fn list(
     State(state): State<AppState>,
@@ -195,6 +206,7 @@ async fn retry(
 #[into_params(parameter_in = Query)]
 pub(crate) struct EventParams {
     /// Most events returned (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 

@@ -10,6 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{Params, PathId};
+use super::list_doc::PageQuery;
 use super::paging::{ListParams, MAX_LIMIT, page_in_memory};
 use super::schema::{ErrorSchema, TeamPageSchema, TeamProgressSchema};
 use crate::auth::{Principal, Role};
@@ -27,7 +28,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 ///
 /// The engine has no team listing, so the teams are the distinct `team_id`s of the tenant's
 /// tasks (read page by page), each with the engine's progress.
-#[utoipa::path(get, path = "/teams", tag = "teams", params(ListParams),
+#[utoipa::path(get, path = "/teams", tag = "teams", params(PageQuery),
     responses((status = 200, description = "a page of teams", body = TeamPageSchema)))]
 async fn list(
     State(state): State<AppState>,

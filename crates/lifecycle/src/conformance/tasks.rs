@@ -31,6 +31,36 @@ pub async fn inserted_details_read_back<R: TaskRepository + ?Sized>(factory: &im
     assert_eq!(repo.get(&tenant("acme"), bare.id).await.expect("get"), bare);
 }
 
+/// `get_many` returns what `get` would for each id the tenant has, runs in order, and leaves
+/// out unknown ids and other tenants' tasks.
+pub async fn many_details_read_back_in_one_call<R: TaskRepository + ?Sized>(
+    factory: &impl Factory<R>,
+) {
+    let repo = factory.create().await;
+    let acme = tenant("acme");
+    let with_runs = details(1, "acme");
+    repo.insert(with_runs.clone()).await.expect("insert");
+    for n in [1, 2] {
+        repo.add_run(&acme, with_runs.id, run(n))
+            .await
+            .expect("add run");
+    }
+    let bare = TaskDetails::new(TaskId::from_u128(2), acme.clone());
+    repo.insert(bare.clone()).await.expect("insert");
+    let foreign = details(3, "globex");
+    repo.insert(foreign.clone()).await.expect("insert");
+    let ids = [with_runs.id, TaskId::from_u128(99), bare.id, foreign.id];
+    let mut found = repo.get_many(&acme, &ids).await.expect("get_many");
+    found.sort_by_key(|d| d.id);
+    let expected = vec![
+        repo.get(&acme, with_runs.id).await.expect("get"),
+        repo.get(&acme, bare.id).await.expect("get"),
+    ];
+    assert_eq!(found, expected);
+    assert_eq!(found[0].runs, vec![run(1), run(2)]);
+    assert!(repo.get_many(&acme, &[]).await.expect("none").is_empty());
+}
+
 /// Inserting details for a task that has some is `AlreadyExists`, and keeps the first.
 pub async fn duplicate_task_is_refused<R: TaskRepository + ?Sized>(factory: &impl Factory<R>) {
     let repo = factory.create().await;

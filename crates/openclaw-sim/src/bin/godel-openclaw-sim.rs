@@ -3,13 +3,18 @@
 //!
 //! Prints one line per gateway on stdout, `gateway <i> ws://127.0.0.1:<port>`; logs go to stderr
 //! (`RUST_LOG` filters them, default `info`).
+//!
+//! Fault hooks for chaos tests: `--journal FILE` appends one JSON line per run start and end
+//! (see `RunJournal`); SIGUSR1 puts every gateway in hang mode (connections accepted, nothing
+//! answered), SIGUSR2 takes them out of it.
 
 use std::io::Write as _;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Parser;
-use godel_openclaw_sim::{FailureKind, SimConfig, SimFleet};
+use godel_openclaw_sim::{FailureKind, RunJournal, SimConfig, SimFleet};
+use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
 /// Simulated OpenClaw gateways (protocol v4) for tests, load runs and development.
@@ -55,6 +60,9 @@ struct Args {
     /// Seed of the failure injection.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Append one JSON line per run start and end to this file (created if needed).
+    #[arg(long)]
+    journal: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -94,6 +102,11 @@ async fn main() -> Result<()> {
     if let Some(reply) = args.reply {
         config.reply_text = reply;
     }
+    if let Some(path) = &args.journal {
+        let journal = RunJournal::open(path)
+            .with_context(|| format!("open the journal {}", path.display()))?;
+        config.journal = Some(journal);
+    }
     let fleet = SimFleet::start_on(args.instances, config, args.base_port)
         .await
         .context("start the simulated gateways")?;
@@ -103,17 +116,29 @@ async fn main() -> Result<()> {
     }
     stdout.flush().context("flush stdout")?;
     drop(stdout);
-    wait_for_signal().await.context("wait for a signal")?;
+    serve_until_stopped(&fleet)
+        .await
+        .context("wait for a signal")?;
     tracing::info!("stopping the simulated gateways");
     fleet.shutdown().await;
     Ok(())
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn wait_for_signal() -> std::io::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result,
-        _ = terminate.recv() => Ok(()),
+/// Serves until SIGINT or SIGTERM; SIGUSR1 and SIGUSR2 turn hang mode on and off meanwhile.
+async fn serve_until_stopped(fleet: &SimFleet) -> std::io::Result<()> {
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hang = signal(SignalKind::user_defined1())?;
+    let mut unhang = signal(SignalKind::user_defined2())?;
+    loop {
+        let hung = tokio::select! {
+            result = tokio::signal::ctrl_c() => return result,
+            _ = terminate.recv() => return Ok(()),
+            _ = hang.recv() => true,
+            _ = unhang.recv() => false,
+        };
+        tracing::info!(hung, "hang mode changed");
+        for gateway in fleet.gateways() {
+            gateway.set_hang(hung);
+        }
     }
 }

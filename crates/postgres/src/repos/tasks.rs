@@ -47,6 +47,19 @@ type RunRow = (
     Option<Json<RunOutcome>>,
 );
 
+/// A [`RunRow`] with its task's id first, for reads of several tasks' runs.
+type RunRowOf = (
+    Uuid,
+    String,
+    i64,
+    String,
+    Uuid,
+    Uuid,
+    OffsetDateTime,
+    Option<OffsetDateTime>,
+    Option<Json<RunOutcome>>,
+);
+
 async fn insert_run(
     conn: &mut PgConnection,
     tenant: &TenantId,
@@ -161,6 +174,71 @@ impl TaskRepository for PgTaskRepository {
             timeout,
             runs,
         })
+    }
+
+    async fn get_many(
+        &self,
+        tenant: &TenantId,
+        ids: &[TaskId],
+    ) -> Result<Vec<TaskDetails>, RepositoryError> {
+        let what = "read task details";
+        let fail = |e| error::repository(what, e);
+        let uuids: Vec<Uuid> = ids.iter().map(|id| *id.as_uuid()).collect();
+        let mut tx = begin_for_tenant(&self.pool, tenant).await.map_err(fail)?;
+        let contexts: Vec<(Uuid, Option<Uuid>, Option<Uuid>, Option<i64>)> = sqlx::query_as(
+            "SELECT task_id, session_id, team_id, timeout_secs FROM task_context \
+             WHERE task_id = ANY($1) AND tenant_id = $2",
+        )
+        .bind(&uuids)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(fail)?;
+        let runs: Vec<(Uuid, RunRow)> = sqlx::query_as::<_, RunRowOf>(
+            "SELECT task_id, run_id, attempt, agent_id, instance_id, session_id, started_at, \
+             ended_at, outcome FROM task_runs WHERE task_id = ANY($1) AND tenant_id = $2 \
+             ORDER BY seq",
+        )
+        .bind(&uuids)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .map(
+            |(task, run, attempt, agent, instance, session, started, ended, outcome)| {
+                (
+                    task,
+                    (
+                        run, attempt, agent, instance, session, started, ended, outcome,
+                    ),
+                )
+            },
+        )
+        .collect();
+        tx.commit().await.map_err(fail)?;
+        let mut found = Vec::with_capacity(contexts.len());
+        for (task, session, team, timeout) in contexts {
+            let timeout = timeout
+                .map(|s| u64::try_from(s).map(Duration::from_secs))
+                .transpose()
+                .map_err(|e| fail(decode_error(e)))?;
+            let task_runs = runs
+                .iter()
+                .filter(|(of, _)| *of == task)
+                .map(|(_, row)| run_from_row(row.clone()))
+                .collect::<Result<_, _>>()
+                .map_err(fail)?;
+            found.push(TaskDetails {
+                id: TaskId::from_uuid(task),
+                tenant: tenant.clone(),
+                session: session.map(SessionId::from_uuid),
+                team: team.map(TeamId::from_uuid),
+                timeout,
+                runs: task_runs,
+            });
+        }
+        Ok(found)
     }
 
     async fn add_run(

@@ -11,8 +11,51 @@ use time::OffsetDateTime;
 use super::codec::{from_json, to_json, unix_nanos};
 use super::error::{corrupt, insert_failed, unavailable, unencodable};
 
-/// Most ids one `DELETE ... IN (...)` binds (SQLite allows 32 766 variables).
+/// Most ids one `... IN (...)` binds (SQLite allows 32 766 variables).
 const REMOVE_CHUNK: usize = 500;
+
+/// One row of a details read: the task's columns, repeated on each of its runs (`NULL` run for
+/// a task without runs).
+type DetailsRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+);
+
+/// Folds rows ordered by task into one [`TaskDetails`] per task, appended to `found`.
+fn group_details(
+    tenant: &TenantId,
+    rows: Vec<DetailsRow>,
+    found: &mut Vec<TaskDetails>,
+) -> Result<(), RepositoryError> {
+    let mut current: Option<(String, TaskDetails)> = None;
+    for (task, session, team, timeout, run) in rows {
+        if current.as_ref().is_none_or(|(id, _)| *id != task) {
+            if let Some((_, done)) = current.take() {
+                found.push(done);
+            }
+            let id = TaskId::parse(&task).map_err(|e| corrupt("task id", e))?;
+            let details = TaskDetails {
+                id,
+                tenant: tenant.clone(),
+                session: parse_column(session.as_deref(), SessionId::parse)?,
+                team: parse_column(team.as_deref(), TeamId::parse)?,
+                timeout: timeout.map(|s| Duration::from_secs(s.unsigned_abs())),
+                runs: Vec::new(),
+            };
+            current = Some((task, details));
+        }
+        if let (Some(run), Some((_, details))) = (run, current.as_mut()) {
+            details
+                .runs
+                .push(from_json::<RunRecord>(&run).map_err(|e| corrupt("run", e))?);
+        }
+    }
+    found.extend(current.map(|(_, done)| done));
+    Ok(())
+}
 
 /// A [`TaskRepository`] on SQLite; clones share the pool.
 ///
@@ -116,39 +159,39 @@ impl TaskRepository for SqliteTaskRepository {
     }
 
     async fn get(&self, tenant: &TenantId, id: TaskId) -> Result<TaskDetails, RepositoryError> {
-        // One statement, so the details and their runs come from the same snapshot.
-        let rows: Vec<(Option<String>, Option<String>, Option<i64>, Option<String>)> =
-            sqlx::query_as(
-                "SELECT c.session_id, c.team_id, c.timeout_s, r.record
+        self.get_many(tenant, &[id])
+            .await?
+            .pop()
+            .ok_or_else(|| RepositoryError::not_found("task", id))
+    }
+
+    async fn get_many(
+        &self,
+        tenant: &TenantId,
+        ids: &[TaskId],
+    ) -> Result<Vec<TaskDetails>, RepositoryError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(REMOVE_CHUNK) {
+            // One statement per chunk, so details and their runs come from the same snapshot.
+            let mut query = QueryBuilder::<Sqlite>::new(
+                "SELECT c.task_id, c.session_id, c.team_id, c.timeout_s, r.record
                  FROM task_context c LEFT JOIN task_runs r ON r.task_id = c.task_id
-                 WHERE c.task_id = ? AND c.tenant_id = ?
-                 ORDER BY r.seq",
-            )
-            .bind(id.to_string())
-            .bind(tenant.as_str())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| unavailable("reading task details", e))?;
-        // Every row repeats the task's columns; a task without runs is one row of NULL run.
-        let Some((session, team, timeout, _)) = rows.first() else {
-            return Err(RepositoryError::not_found("task", id));
-        };
-        let session = parse_column(session.as_deref(), SessionId::parse)?;
-        let team = parse_column(team.as_deref(), TeamId::parse)?;
-        let timeout = timeout.map(|s| Duration::from_secs(s.unsigned_abs()));
-        let runs = rows
-            .into_iter()
-            .filter_map(|(_, _, _, run)| run)
-            .map(|run| from_json::<RunRecord>(&run).map_err(|e| corrupt("run", e)))
-            .collect::<Result<_, _>>()?;
-        Ok(TaskDetails {
-            id,
-            tenant: tenant.clone(),
-            session,
-            team,
-            timeout,
-            runs,
-        })
+                 WHERE c.tenant_id = ",
+            );
+            query.push_bind(tenant.as_str()).push(" AND c.task_id IN (");
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(id.to_string());
+            }
+            query.push(") ORDER BY c.task_id, r.seq");
+            let rows: Vec<DetailsRow> = query
+                .build_query_as()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| unavailable("reading task details", e))?;
+            group_details(tenant, rows, &mut found)?;
+        }
+        Ok(found)
     }
 
     async fn add_run(
