@@ -11,11 +11,14 @@
 //!
 //! - Claims (`claim`) lock task rows and stride lanes with `FOR UPDATE SKIP LOCKED`, so
 //!   concurrent claimers never share a task and never wait on each other's rows.
-//! - Enqueues (`commit`) are group-committed: one background committer runs every waiting
-//!   caller's batch in one transaction, each under a savepoint, and answers after the commit.
+//! - Enqueues (`commit`), claims and acks (`combined`) are combined (`combine`): one background
+//!   task per operation serves every caller waiting at that moment in one transaction, and
+//!   answers after the commit. Within the process, claims therefore never race each other.
 //! - Lease reports (`lease`) lock the task row and check the fencing token first.
 
 mod claim;
+mod combine;
+mod combined;
 mod commit;
 mod counters;
 mod dead_letter;
@@ -41,16 +44,23 @@ use godel_queue::{
 };
 use sqlx::PgPool;
 
-use self::commit::Committer;
-pub use self::commit::GroupCommitStats;
+use self::combine::Combiner;
+pub use self::combine::GroupCommitStats;
+use self::combined::{ACK_GROUPS, Acks, CLAIM_GROUPS, ClaimRequest, Claims, MAX_ACKS, MAX_CLAIMS};
+use self::commit::{Committer, Enqueues, MAX_GROUP, Submission};
 use self::counters::{Counters, SHARDS};
 use self::fault::{DbContext, Fault};
+use self::lease::AckRequest;
 
 /// How many times a transaction is run again after a serialization failure or deadlock.
 const MAX_RETRIES: u32 = 5;
 
 /// The `queue_stats` shard the enqueue committer starts looking for a free shard at.
 const STATS_SHARD_COMMITTER: u32 = 0;
+/// The `queue_stats` shard combined claims start looking for a free shard at.
+const STATS_SHARD_CLAIMS: u32 = 1;
+/// The `queue_stats` shard combined acks start looking for a free shard at.
+const STATS_SHARD_ACKS: u32 = 2;
 
 /// Runs `$body` in a transaction on `$store`'s pool, as `$conn: &mut PgConnection`, with
 /// `$counters` to count into; commits, and runs it all again on a retryable driver error.
@@ -89,6 +99,8 @@ pub struct PgQueueStore {
     clock: Arc<dyn Clock>,
     jitter: Arc<dyn Jitter>,
     committer: Committer,
+    claims: Combiner<Claims>,
+    acks: Combiner<Acks>,
     next_shard: AtomicU32,
 }
 
@@ -105,14 +117,31 @@ impl PgQueueStore {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, QueueError> {
         config.validate()?;
-        let committer = Committer::spawn(pool.clone(), config.clone())?;
+        let enqueues = Enqueues {
+            pool: pool.clone(),
+            config: config.clone(),
+        };
+        let committer = Combiner::spawn("the enqueue committer", MAX_GROUP, 1, enqueues)?;
+        let claims = Claims {
+            pool: pool.clone(),
+            config: config.clone(),
+        };
+        let claims = Combiner::spawn("the claim combiner", MAX_CLAIMS, CLAIM_GROUPS, claims)?;
+        let acks = Combiner::spawn(
+            "the ack combiner",
+            MAX_ACKS,
+            ACK_GROUPS,
+            Acks { pool: pool.clone() },
+        )?;
         Ok(Self {
             pool,
             config,
             clock,
             jitter: Arc::new(NoJitter),
             committer,
-            next_shard: AtomicU32::new(1),
+            claims,
+            acks,
+            next_shard: AtomicU32::new(3),
         })
     }
 
@@ -133,6 +162,18 @@ impl PgQueueStore {
     #[must_use]
     pub fn group_commit_stats(&self) -> GroupCommitStats {
         self.committer.stats()
+    }
+
+    /// How well concurrent claims were grouped into transactions since the store started.
+    #[must_use]
+    pub fn claim_group_stats(&self) -> GroupCommitStats {
+        self.claims.stats()
+    }
+
+    /// How well concurrent acks were grouped into transactions since the store started.
+    #[must_use]
+    pub fn ack_group_stats(&self) -> GroupCommitStats {
+        self.acks.stats()
     }
 
     /// The pool the store runs on.
@@ -160,7 +201,8 @@ impl fmt::Debug for PgQueueStore {
 #[async_trait]
 impl QueueStore for PgQueueStore {
     async fn enqueue_batch(&self, tasks: Vec<NewTask>) -> Result<Vec<Enqueued>, QueueError> {
-        self.committer.submit(tasks, &self.clock).await
+        let now = self.clock.now();
+        self.committer.call(Submission { tasks, now }).await
     }
 
     async fn get(&self, id: TaskId) -> Result<TaskRecord, QueueError> {
@@ -196,17 +238,13 @@ impl QueueStore for PgQueueStore {
         if max == 0 {
             return Ok(Vec::new());
         }
-        let now = self.clock.now();
-        in_tx!(self, |conn, counters| claim::claim(
-            conn,
-            agent,
-            eligibility,
+        let request = ClaimRequest {
+            agent: agent.clone(),
+            eligibility: eligibility.clone(),
             max,
-            &self.config,
-            now,
-            counters
-        )
-        .await?)
+            now: self.clock.now(),
+        };
+        self.claims.call(request).await
     }
 
     async fn start(&self, token: &LeaseToken) -> Result<(), QueueError> {
@@ -225,15 +263,12 @@ impl QueueStore for PgQueueStore {
     }
 
     async fn ack(&self, token: &LeaseToken, result: Option<Payload>) -> Result<(), QueueError> {
-        let now = self.clock.now();
-        in_tx!(self, |conn, counters| lease::ack(
-            conn,
-            token,
-            result.clone(),
-            now,
-            counters
-        )
-        .await?)
+        let request = AckRequest {
+            token: *token,
+            result,
+            now: self.clock.now(),
+        };
+        self.acks.call(request).await
     }
 
     async fn fail(&self, token: &LeaseToken, failure: Failure) -> Result<FailOutcome, QueueError> {

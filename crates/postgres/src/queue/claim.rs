@@ -30,6 +30,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use godel_queue::{AgentId, Eligibility, FAIR_STRIDE, Lease, LeaseToken, QueueConfig};
+use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -43,21 +44,24 @@ use super::rows::{self, COLUMNS};
 /// claimers lock or that a limit stops during the round.
 const LANE_SLACK: usize = 8;
 
-/// What the claimant brings to every round.
+/// What the claimants bring to every round: one shared eligibility, and the agent each lease
+/// goes to, in lease order.
 struct Claimant<'a> {
-    agent: &'a AgentId,
+    agents: &'a Slots<'a>,
     capabilities: Vec<&'a str>,
     tenants: Option<Vec<&'a str>>,
     keys: Vec<String>,
 }
 
 /// An eligible due task.
+#[derive(Clone)]
 struct Candidate {
     id: Uuid,
     keys: Vec<String>,
 }
 
 /// The due tasks of one tenant at one level, oldest first, with the tenant's stride state.
+#[derive(Clone)]
 struct Lane {
     level: usize,
     tenant: String,
@@ -71,6 +75,7 @@ struct Lane {
 }
 
 /// The serves of one lane during a claim, written when the claim ends.
+#[derive(Clone)]
 struct Served {
     stride: i64,
     /// The pass it was first served at by this claim.
@@ -81,7 +86,7 @@ struct Served {
 
 /// The stride state a claim changes: its lanes' serves and each level's virtual time, as seen
 /// by this claim (laid over what later rounds read, so they continue from it).
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Stride {
     served: HashMap<(String, usize), Served>,
     virtual_time: [i64; 4],
@@ -131,16 +136,54 @@ struct Round {
     progress: bool,
 }
 
-/// Leases up to `max` tasks to `agent`.
+/// The agents a claim leases to, in lease order: each claimant with how many tasks it wants.
+pub(crate) struct Slots<'a> {
+    /// Each claimant and the number of leases up to and including its own.
+    ends: Vec<(&'a AgentId, usize)>,
+}
+
+impl<'a> Slots<'a> {
+    /// `claimants` in order, each wanting up to that many tasks.
+    pub(crate) fn new(claimants: impl IntoIterator<Item = (&'a AgentId, usize)>) -> Self {
+        let mut total = 0_usize;
+        let ends = claimants
+            .into_iter()
+            .map(|(agent, max)| {
+                total = total.saturating_add(max);
+                (agent, total)
+            })
+            .collect();
+        Self { ends }
+    }
+
+    /// How many leases are wanted in all.
+    pub(crate) fn len(&self) -> usize {
+        self.ends.last().map_or(0, |(_, end)| *end)
+    }
+
+    /// Which claimant (its index in [`Slots::new`]'s order) the lease at `position` goes to.
+    pub(crate) fn owner(&self, position: usize) -> usize {
+        self.ends.partition_point(|(_, end)| *end <= position)
+    }
+
+    /// The agent the lease at `position` goes to.
+    fn agent(&self, position: usize) -> &'a AgentId {
+        // Positions are below `len`, so some claimant ends after it.
+        self.ends[self.owner(position)].0
+    }
+}
+
+/// Leases up to [`Slots::len`] tasks, in claim order, to the agents of `agents` in turn,
+/// exactly as if each claimant had claimed after the one before. All share `eligibility`.
 pub(crate) async fn claim(
     conn: &mut PgConnection,
-    agent: &AgentId,
+    agents: &Slots<'_>,
     eligibility: &Eligibility,
-    max: usize,
     config: &QueueConfig,
     now: OffsetDateTime,
     counters: &mut Counters,
 ) -> Result<Vec<Lease>, Fault> {
+    let max = agents.len();
     let mut keys: Vec<String> = eligibility
         .keys
         .iter()
@@ -149,7 +192,7 @@ pub(crate) async fn claim(
     keys.sort_unstable();
     keys.dedup();
     let claimant = Claimant {
-        agent,
+        agents,
         capabilities: eligibility
             .capabilities
             .iter()
@@ -164,8 +207,7 @@ pub(crate) async fn claim(
     let mut leases = Vec::new();
     let mut seen = Seen::default();
     while leases.len() < max {
-        let want = max - leases.len();
-        let round = round(conn, &claimant, want, config, now, &mut seen).await?;
+        let round = round(conn, &claimant, leases.len(), config, now, &mut seen).await?;
         leases.extend(round.leases);
         if !round.progress {
             break;
@@ -179,14 +221,16 @@ pub(crate) async fn claim(
     Ok(leases)
 }
 
+/// One round for the claimants from `done` on (the earlier ones have their leases).
 async fn round(
     conn: &mut PgConnection,
     claimant: &Claimant<'_>,
-    want: usize,
+    done: usize,
     config: &QueueConfig,
     now: OffsetDateTime,
     seen: &mut Seen,
 ) -> Result<Round, Fault> {
+    let want = claimant.agents.len() - done;
     let idle = Round {
         leases: Vec::new(),
         progress: false,
@@ -254,15 +298,110 @@ async fn round(
         limits::read(conn, Some(&relevant), true).await?
     };
 
-    let mut leases = Vec::new();
+    // First plan the whole round in memory and lease every pick in one statement; only if
+    // another transaction holds one of them, forget the plan and lease one task at a time,
+    // stepping over the held ones.
+    let before = (
+        lanes.clone(),
+        limits.clone(),
+        seen.stride.clone(),
+        seen.throttled,
+    );
+    let planned = pick(
+        None,
+        claimant,
+        done,
+        &mut lanes,
+        &mut limits,
+        seen,
+        config,
+        now,
+    )
+    .await?;
+    let ids: Vec<Uuid> = planned
+        .taken
+        .iter()
+        .filter_map(|t| match t {
+            Taken::Planned(id) => Some(*id),
+            Taken::Leased(_) => None,
+        })
+        .collect();
+    let leases = if ids.is_empty() {
+        Vec::new()
+    } else if let Some(leases) = lease_all(conn, claimant, done, &ids, config, now).await? {
+        leases
+    } else {
+        (lanes, limits, seen.stride, seen.throttled) = before;
+        let taken = pick(
+            Some(conn),
+            claimant,
+            done,
+            &mut lanes,
+            &mut limits,
+            seen,
+            config,
+            now,
+        );
+        let taken = taken.await?;
+        limits::write_buckets(conn, &limits).await?;
+        let leases = taken
+            .taken
+            .into_iter()
+            .filter_map(|t| match t {
+                Taken::Leased(lease) => Some(*lease),
+                Taken::Planned(_) => None,
+            })
+            .collect();
+        return Ok(Round {
+            leases,
+            progress: taken.progress,
+        });
+    };
+    limits::write_buckets(conn, &limits).await?;
+    Ok(Round {
+        progress: planned.progress || !leases.is_empty(),
+        leases,
+    })
+}
+
+/// A task a round took: planned (to be leased with the others), or already leased.
+enum Taken {
+    Planned(Uuid),
+    Leased(Box<Lease>),
+}
+
+/// What [`pick`] took, in claim order.
+struct Picks {
+    taken: Vec<Taken>,
+    /// Whether it took a task or found one locked by another claimer.
+    progress: bool,
+}
+
+/// Takes tasks from `lanes` in claim order, for the claimants from `done` on, counting each
+/// under its limits and its lane's stride. With a connection, each task is leased as it is
+/// taken (one held by another transaction is stepped over); without, every pick is assumed
+/// free and only planned.
+#[allow(clippy::too_many_arguments)]
+async fn pick(
+    mut conn: Option<&mut PgConnection>,
+    claimant: &Claimant<'_>,
+    done: usize,
+    lanes: &mut [Lane],
+    limits: &mut HashMap<String, KeyState>,
+    seen: &mut Seen,
+    config: &QueueConfig,
+    now: OffsetDateTime,
+) -> Result<Picks, Fault> {
+    let want = claimant.agents.len() - done;
+    let mut taken = Vec::new();
     let mut progress = false;
-    while leases.len() < want {
-        let allowed = |keys: &[String], limits: &HashMap<String, KeyState>| {
-            keys.iter()
-                .chain(&claimant.keys)
-                .all(|k| limits.get(k).is_none_or(|s| s.allows(now)))
-        };
-        if !allowed(&[], &limits) {
+    let allowed = |keys: &[String], limits: &HashMap<String, KeyState>| {
+        keys.iter()
+            .chain(&claimant.keys)
+            .all(|k| limits.get(k).is_none_or(|s| s.allows(now)))
+    };
+    while taken.len() < want {
+        if !allowed(&[], limits) {
             seen.throttled = true;
             break;
         }
@@ -275,13 +414,18 @@ async fn round(
             let mut unseen = false;
             for i in order {
                 while let Some(task) = lanes[i].tasks.pop_front() {
-                    if !allowed(&task.keys, &limits) {
+                    if !allowed(&task.keys, limits) {
                         seen.throttled = true;
                         continue;
                     }
-                    match lease(conn, claimant, &task, config, now).await? {
+                    let Some(conn) = conn.as_deref_mut() else {
+                        picked = Some((i, task.keys, Taken::Planned(task.id)));
+                        break 'levels;
+                    };
+                    let agent = claimant.agents.agent(done + taken.len());
+                    match lease(conn, claimant, agent, &task, config, now).await? {
                         Some(lease) => {
-                            picked = Some((i, lease));
+                            picked = Some((i, task.keys, Taken::Leased(Box::new(lease))));
                             break 'levels;
                         }
                         None => {
@@ -299,17 +443,11 @@ async fn round(
                 break;
             }
         }
-        let Some((i, lease)) = picked else {
+        let Some((i, task_keys, took)) = picked else {
             break;
         };
         progress = true;
-        let keys = lease.task.limit_keys.iter().map(|k| k.as_str().to_owned());
-        let tenant_key = godel_queue::LimitKey::tenant(&lease.task.tenant)
-            .as_str()
-            .to_owned();
-        let mut task_keys: Vec<String> = keys.chain([tenant_key]).collect();
-        task_keys.sort_unstable();
-        task_keys.dedup();
+        // A task's keys are its tenant's and its own limit keys.
         for key in task_keys.iter().chain(&claimant.keys) {
             if let Some(state) = limits.get_mut(key) {
                 state.acquire(now);
@@ -318,10 +456,9 @@ async fn round(
         let lane = &mut lanes[i];
         seen.stride.serve(lane);
         lane.pass = lane.pass.saturating_add(lane.stride);
-        leases.push(lease);
+        taken.push(took);
     }
-    limits::write_buckets(conn, &limits).await?;
-    Ok(Round { leases, progress })
+    Ok(Picks { taken, progress })
 }
 
 /// Whether a due task the claimant could otherwise take counts under a key at its limit.
@@ -505,6 +642,7 @@ async fn promote_due(conn: &mut PgConnection, now: OffsetDateTime) -> Result<(),
 async fn lease(
     conn: &mut PgConnection,
     claimant: &Claimant<'_>,
+    agent: &AgentId,
     task: &Candidate,
     config: &QueueConfig,
     now: OffsetDateTime,
@@ -522,20 +660,22 @@ async fn lease(
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(now)
         .bind(task.id)
-        .bind(claimant.agent.as_str())
+        .bind(agent.as_str())
         .bind(expires_at)
         .bind(&claimant.keys)
         .fetch_optional(conn)
         .await
         .db("lease a task")?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let record = rows::record(&row, now)?;
+    row.map(|row| lease_of(&row, expires_at, now)).transpose()
+}
+
+/// The lease a leasing statement returned for one task (selected with [`COLUMNS`]).
+fn lease_of(row: &PgRow, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<Lease, Fault> {
+    let record = rows::record(row, now)?;
     let fence = record
         .lease_fence
         .ok_or_else(|| Fault::corrupt("a lease without a fence"))?;
-    Ok(Some(Lease {
+    Ok(Lease {
         token: LeaseToken {
             task: record.id,
             fence,
@@ -543,7 +683,58 @@ async fn lease(
         expires_at,
         attempt: record.attempt_count.saturating_add(1),
         task: record,
-    }))
+    })
+}
+
+/// Leases all of `ids` (picked in this order for the claimants from `done` on) in one
+/// statement, with fences increasing in that order, if no other transaction holds any of
+/// them; `None` (and nothing leased) if one is held or no longer due.
+async fn lease_all(
+    conn: &mut PgConnection,
+    claimant: &Claimant<'_>,
+    done: usize,
+    ids: &[Uuid],
+    config: &QueueConfig,
+    now: OffsetDateTime,
+) -> Result<Option<Vec<Lease>>, Fault> {
+    let expires_at = now + config.lease_ttl;
+    let agents: Vec<&str> = (done..done + ids.len())
+        .map(|position| claimant.agents.agent(position).as_str())
+        .collect();
+    let sql = format!(
+        "WITH wanted AS MATERIALIZED ( \
+           SELECT want_id, want_agent, want_n, nextval('queue_fence') AS want_fence \
+           FROM unnest($2::UUID[], $3::TEXT[]) WITH ORDINALITY AS w(want_id, want_agent, want_n)), \
+         locked AS (SELECT id AS locked_id FROM tasks WHERE id = ANY($2) AND {due} FOR UPDATE SKIP LOCKED), \
+         whole AS (SELECT count(*) = cardinality($2::UUID[]) AS complete FROM locked) \
+         UPDATE tasks SET status = 'assigned', assignee = wanted.want_agent, \
+           lease_fence = wanted.want_fence, lease_expires_at = $4, \
+           cancel_requested = FALSE, claim_keys = $5, due_at = NULL, pending_since = NULL, \
+           updated_at = $1 \
+         FROM wanted, whole \
+         WHERE id = wanted.want_id AND whole.complete AND id IN (SELECT locked_id FROM locked) \
+         RETURNING {COLUMNS}, wanted.want_n",
+        due = rows::DUE
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(now)
+        .bind(ids)
+        .bind(&agents)
+        .bind(expires_at)
+        .bind(&claimant.keys)
+        .fetch_all(conn)
+        .await
+        .db("lease the picked tasks")?;
+    if rows.len() < ids.len() {
+        return Ok(None);
+    }
+    let mut leased = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let n: i64 = row.try_get("want_n").db("read a lease's place")?;
+        leased.push((n, lease_of(row, expires_at, now)?));
+    }
+    leased.sort_unstable_by_key(|(n, _)| *n);
+    Ok(Some(leased.into_iter().map(|(_, lease)| lease).collect()))
 }
 
 /// Writes the serves of a claim (`queue_serve_lane`, migration 0003): each lane served
@@ -565,4 +756,25 @@ async fn write_stride(conn: &mut PgConnection, stride: &Stride) -> Result<(), Fa
             .db("advance a tenant's pass")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_hand_out_leases_to_claimants_in_turn() {
+        let (a, b, c) = (
+            AgentId::parse("a").unwrap(),
+            AgentId::parse("b").unwrap(),
+            AgentId::parse("c").unwrap(),
+        );
+        let slots = Slots::new([(&a, 2), (&b, 0), (&c, 1)]);
+        assert_eq!(slots.len(), 3);
+        let owners: Vec<usize> = (0..3).map(|p| slots.owner(p)).collect();
+        assert_eq!(owners, [0, 0, 2]);
+        let agents: Vec<&str> = (0..3).map(|p| slots.agent(p).as_str()).collect();
+        assert_eq!(agents, ["a", "a", "c"]);
+        assert_eq!(Slots::new([(&a, usize::MAX), (&b, 5)]).len(), usize::MAX);
+    }
 }

@@ -7,143 +7,45 @@
 //! a duplicate, over a bound) is it run again one submission per savepoint, so a refused
 //! submission does not fail the others and each caller gets exactly its own answer.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use godel_queue::{Clock, Enqueued, NewTask, QueueConfig, QueueError};
+use async_trait::async_trait;
+use godel_queue::{Enqueued, NewTask, QueueConfig, QueueError};
 use sqlx::PgPool;
 use time::OffsetDateTime;
-use tokio::sync::{mpsc, oneshot};
 
+use super::STATS_SHARD_COMMITTER;
+use super::combine::{Combiner, Serve};
 use super::counters::Counters;
 use super::enqueue::enqueue_batch;
 use super::fault::{DbContext, Fault};
-use super::{MAX_RETRIES, STATS_SHARD_COMMITTER};
 
 /// Most submissions one transaction takes.
-const MAX_GROUP: usize = 512;
+pub(crate) const MAX_GROUP: usize = 512;
 
-/// One caller's batch and where its answer goes.
+/// One caller's batch, with the clock reading taken before it was sent.
 pub(crate) struct Submission {
-    tasks: Vec<NewTask>,
-    now: OffsetDateTime,
-    reply: oneshot::Sender<Result<Vec<Enqueued>, QueueError>>,
+    pub(crate) tasks: Vec<NewTask>,
+    pub(crate) now: OffsetDateTime,
 }
 
-/// How much grouping the committer achieved since the store started.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct GroupCommitStats {
-    /// Transactions committed (groups, including retried ones once).
-    pub groups: u64,
-    /// Submissions (enqueue calls) answered from them.
-    pub submissions: u64,
-}
-
-#[derive(Debug, Default)]
-struct Tally {
-    groups: AtomicU64,
-    submissions: AtomicU64,
+/// Enqueues, served a group per transaction.
+pub(crate) struct Enqueues {
+    pub(crate) pool: PgPool,
+    pub(crate) config: QueueConfig,
 }
 
 /// The callers' side of the committer.
-#[derive(Debug, Clone)]
-pub(crate) struct Committer {
-    sender: mpsc::UnboundedSender<Submission>,
-    tally: Arc<Tally>,
-}
+pub(crate) type Committer = Combiner<Enqueues>;
 
-impl Committer {
-    /// Starts the committer on the current tokio runtime.
-    pub(crate) fn spawn(pool: PgPool, config: QueueConfig) -> Result<Self, QueueError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|e| {
-            QueueError::unavailable("postgres: the queue store needs a tokio runtime", e)
-        })?;
-        let (sender, receiver) = mpsc::unbounded_channel();
-        let tally = Arc::new(Tally::default());
-        runtime.spawn(run(pool, config, receiver, Arc::clone(&tally)));
-        Ok(Self { sender, tally })
-    }
+#[async_trait]
+impl Serve for Enqueues {
+    type Request = Submission;
+    type Response = Vec<Enqueued>;
 
-    /// Groups committed and submissions answered so far.
-    pub(crate) fn stats(&self) -> GroupCommitStats {
-        GroupCommitStats {
-            groups: self.tally.groups.load(Ordering::Relaxed),
-            submissions: self.tally.submissions.load(Ordering::Relaxed),
-        }
-    }
-
-    /// Enqueues `tasks` in the next group; answers after the group committed.
-    pub(crate) async fn submit(
+    async fn serve(
         &self,
-        tasks: Vec<NewTask>,
-        clock: &Arc<dyn Clock>,
-    ) -> Result<Vec<Enqueued>, QueueError> {
-        let (reply, answer) = oneshot::channel();
-        let submission = Submission {
-            tasks,
-            now: clock.now(),
-            reply,
-        };
-        let stopped = || QueueError::Unavailable {
-            message: "postgres: the enqueue committer stopped".to_owned(),
-            source: None,
-        };
-        self.sender.send(submission).map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
-    }
-}
-
-/// The committer loop: one group per turn, until every sender is gone.
-async fn run(
-    pool: PgPool,
-    config: QueueConfig,
-    mut receiver: mpsc::UnboundedReceiver<Submission>,
-    tally: Arc<Tally>,
-) {
-    while let Some(first) = receiver.recv().await {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match receiver.try_recv() {
-                Ok(next) => group.push(next),
-                Err(_) => break,
-            }
-        }
-        let size = u64::try_from(group.len()).unwrap_or(u64::MAX);
-        if commit_group(&pool, &config, group).await {
-            tally.groups.fetch_add(1, Ordering::Relaxed);
-            tally.submissions.fetch_add(size, Ordering::Relaxed);
-        }
-    }
-}
-
-/// Runs a group in one transaction, retrying it whole on a serialization failure, and answers
-/// every caller; returns whether it committed.
-async fn commit_group(pool: &PgPool, config: &QueueConfig, group: Vec<Submission>) -> bool {
-    let mut attempt = 0;
-    let outcome = loop {
-        match try_group(pool, config, &group).await {
-            Err(fault) if fault.is_retryable() && attempt < MAX_RETRIES => attempt += 1,
-            other => break other,
-        }
-    };
-    match outcome {
-        Ok(results) => {
-            for (submission, result) in group.into_iter().zip(results) {
-                // A caller that went away no longer wants its answer.
-                let _ = submission.reply.send(result);
-            }
-            true
-        }
-        Err(fault) => {
-            let message = fault.into_queue().to_string();
-            for submission in group {
-                let _ = submission.reply.send(Err(QueueError::Unavailable {
-                    message: message.clone(),
-                    source: None,
-                }));
-            }
-            false
-        }
+        group: &[Submission],
+    ) -> Result<Vec<Result<Vec<Enqueued>, QueueError>>, Fault> {
+        try_group(&self.pool, &self.config, group).await
     }
 }
 

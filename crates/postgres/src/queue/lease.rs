@@ -14,7 +14,9 @@ use uuid::Uuid;
 use super::counters::Counters;
 use super::fault::{DbContext, Fault};
 use super::rows::{self, LEASED};
-use super::transitions::{dead_letter, finish_cancelled, make_pending, unblock_dependents};
+use super::transitions::{
+    dead_letter, finish_cancelled, make_pending, unblock_dependents, unblock_dependents_of,
+};
 
 /// The live lease a token was checked against.
 struct Held {
@@ -132,6 +134,90 @@ pub(crate) async fn ack(
     .db("complete a task")?;
     counters.completed += 1;
     unblock_dependents(conn, token.task, now).await
+}
+
+/// One ack of a group: the token, its result, and the clock reading taken when it was made.
+pub(crate) struct AckRequest {
+    pub(crate) token: LeaseToken,
+    pub(crate) result: Option<Payload>,
+    pub(crate) now: OffsetDateTime,
+}
+
+/// Acks every request of `acks` in this transaction, as if one after the other: the live
+/// leases are completed in one statement and their dependents unblocked in one more; each
+/// other request gets the refusal [`ack`] would have given it.
+pub(crate) async fn ack_all(
+    conn: &mut PgConnection,
+    acks: &[AckRequest],
+    counters: &mut Counters,
+) -> Result<Vec<Result<(), QueueError>>, Fault> {
+    let ids: Vec<Uuid> = acks.iter().map(|a| *a.token.task.as_uuid()).collect();
+    let fences: Vec<i64> = acks.iter().map(|a| rows::signed(a.token.fence)).collect();
+    let results: Vec<Option<&serde_json::Value>> =
+        acks.iter().map(|a| a.result.as_deref()).collect();
+    let nows: Vec<OffsetDateTime> = acks.iter().map(|a| a.now).collect();
+    let completed: Vec<Uuid> = sqlx::query_scalar(
+        "UPDATE tasks t SET status = 'completed', result = a.result, finished_at = a.at, \
+           updated_at = a.at, assignee = NULL, lease_fence = NULL, lease_expires_at = NULL, \
+           claim_keys = '{}' \
+         FROM unnest($1::UUID[], $2::INT8[], $3::JSONB[], $4::TIMESTAMPTZ[]) \
+           AS a(id, fence, result, at) \
+         WHERE t.id = a.id AND t.lease_fence = a.fence AND t.lease_expires_at > a.at \
+         RETURNING t.id",
+    )
+    .bind(&ids)
+    .bind(&fences)
+    .bind(&results)
+    .bind(&nows)
+    .fetch_all(&mut *conn)
+    .await
+    .db("complete tasks")?;
+    counters.completed += i64::try_from(completed.len()).unwrap_or(i64::MAX);
+    let latest = nows.iter().max().copied();
+    if let Some(now) = latest
+        && !completed.is_empty()
+    {
+        unblock_dependents_of(conn, &completed, now).await?;
+    }
+    let mut answers = Vec::with_capacity(acks.len());
+    // Each completed task answers the first of its acks; any other is checked as it would be
+    // after that one (and refused).
+    let mut unanswered: Vec<Uuid> = completed;
+    for request in acks {
+        let id = request.token.task.as_uuid();
+        if let Some(at) = unanswered.iter().position(|c| c == id) {
+            unanswered.swap_remove(at);
+            answers.push(Ok(()));
+            continue;
+        }
+        let answer = match check(conn, &request.token, request.now).await {
+            // Not refused now (it cannot be: the statement above saw the same row): ack it
+            // the one-at-a-time way.
+            Ok(_) => ack_one(conn, request, counters).await,
+            Err(fault) => Err(fault),
+        };
+        match answer {
+            Ok(()) => answers.push(Ok(())),
+            Err(Fault::Queue(refused)) => answers.push(Err(refused)),
+            Err(fault) => return Err(fault),
+        }
+    }
+    Ok(answers)
+}
+
+async fn ack_one(
+    conn: &mut PgConnection,
+    request: &AckRequest,
+    counters: &mut Counters,
+) -> Result<(), Fault> {
+    ack(
+        conn,
+        &request.token,
+        request.result.clone(),
+        request.now,
+        counters,
+    )
+    .await
 }
 
 /// Counts a failed attempt: the task is dead-lettered when out of attempts (or `permanent`).

@@ -110,14 +110,23 @@ pub(crate) async fn unblock_dependents(
     id: TaskId,
     now: OffsetDateTime,
 ) -> Result<(), Fault> {
+    unblock_dependents_of(conn, &[*id.as_uuid()], now).await
+}
+
+/// As [`unblock_dependents`], for every task of `ids` (completed in this transaction).
+pub(crate) async fn unblock_dependents_of(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+    now: OffsetDateTime,
+) -> Result<(), Fault> {
     // Lock the dependents first, in a statement of its own: a concurrent completion of another
     // dependency then either commits before the check below reads (and is seen), or waits for
     // this transaction and runs the check itself.
     let dependents: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM tasks WHERE status = 'blocked' AND depends_on @> ARRAY[$1]::UUID[] \
+        "SELECT id FROM tasks WHERE status = 'blocked' AND depends_on && $1::UUID[] \
          ORDER BY id FOR UPDATE",
     )
-    .bind(id.as_uuid())
+    .bind(ids)
     .fetch_all(&mut *conn)
     .await
     .db("lock blocked dependents")?;
