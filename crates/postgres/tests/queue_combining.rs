@@ -129,13 +129,14 @@ async fn combined_acks_complete_live_leases_and_refuse_each_stale_one_alone() {
         .unwrap();
     assert_eq!(leases.len(), 39, "all but the blocked dependent");
 
-    // Every lease acked at once, plus a wrong fence and a task that does not exist.
-    let mut acks: Vec<(LeaseToken, bool)> = leases.iter().map(|l| (l.token, true)).collect();
+    // Every lease acked at once, after a wrong fence for one of them (sent first, so it
+    // usually lands in the same group ahead of the live one) and a task that does not exist.
     let stale = LeaseToken {
         task: leases[5].token.task,
         fence: leases[5].token.fence + 1_000,
     };
-    acks.push((stale, false));
+    let mut acks: Vec<(LeaseToken, bool)> = vec![(stale, false)];
+    acks.extend(leases.iter().map(|l| (l.token, true)));
     acks.push((
         LeaseToken {
             task: TaskId::generate(),

@@ -156,14 +156,14 @@ pub(crate) async fn ack_all(
     let results: Vec<Option<&serde_json::Value>> =
         acks.iter().map(|a| a.result.as_deref()).collect();
     let nows: Vec<OffsetDateTime> = acks.iter().map(|a| a.now).collect();
-    let completed: Vec<Uuid> = sqlx::query_scalar(
+    let completed: Vec<(Uuid, i64)> = sqlx::query_as(
         "UPDATE tasks t SET status = 'completed', result = a.result, finished_at = a.at, \
            updated_at = a.at, assignee = NULL, lease_fence = NULL, lease_expires_at = NULL, \
            claim_keys = '{}' \
          FROM unnest($1::UUID[], $2::INT8[], $3::JSONB[], $4::TIMESTAMPTZ[]) \
            AS a(id, fence, result, at) \
          WHERE t.id = a.id AND t.lease_fence = a.fence AND t.lease_expires_at > a.at \
-         RETURNING t.id",
+         RETURNING t.id, a.fence",
     )
     .bind(&ids)
     .bind(&fences)
@@ -177,15 +177,19 @@ pub(crate) async fn ack_all(
     if let Some(now) = latest
         && !completed.is_empty()
     {
-        unblock_dependents_of(conn, &completed, now).await?;
+        let ids: Vec<Uuid> = completed.iter().map(|(id, _)| *id).collect();
+        unblock_dependents_of(conn, &ids, now).await?;
     }
     let mut answers = Vec::with_capacity(acks.len());
-    // Each completed task answers the first of its acks; any other is checked as it would be
-    // after that one (and refused).
-    let mut unanswered: Vec<Uuid> = completed;
+    // A completed task answers the first ack holding its live token; any other ack of it is
+    // checked as it would be after that one (and refused).
+    let mut unanswered = completed;
     for request in acks {
-        let id = request.token.task.as_uuid();
-        if let Some(at) = unanswered.iter().position(|c| c == id) {
+        let live = (
+            *request.token.task.as_uuid(),
+            rows::signed(request.token.fence),
+        );
+        if let Some(at) = unanswered.iter().position(|c| *c == live) {
             unanswered.swap_remove(at);
             answers.push(Ok(()));
             continue;
