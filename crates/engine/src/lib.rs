@@ -16,6 +16,7 @@
 pub mod access;
 mod bus;
 mod clock;
+pub mod combine;
 mod config;
 mod engine;
 mod error;

@@ -11,13 +11,12 @@
 //!
 //! - Claims (`claim`) lock task rows and stride lanes with `FOR UPDATE SKIP LOCKED`, so
 //!   concurrent claimers never share a task and never wait on each other's rows.
-//! - Enqueues (`commit`), claims and acks (`combined`) are combined (`combine`): one background
-//!   task per operation serves every caller waiting at that moment in one transaction, and
+//! - Enqueues (`commit`), claims and acks (`combined`) are combined
+//!   (`godel_engine::combine`): one background task per operation serves every caller waiting at that moment in one transaction, and
 //!   answers after the commit. Within the process, claims therefore never race each other.
 //! - Lease reports (`lease`) lock the task row and check the fencing token first.
 
 mod claim;
-mod combine;
 mod combined;
 mod commit;
 mod counters;
@@ -36,6 +35,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+pub use godel_engine::combine::GroupCommitStats;
+use godel_engine::combine::{Combiner, Grouping};
 use godel_queue::{
     AgentId, CancelOutcome, Clock, DeadLetterCursor, DeadLetterFilter, Depth, Eligibility,
     Enqueued, FailOutcome, Failure, Heartbeat, Jitter, Lease, LeaseToken, Limit, LimitKey, NewTask,
@@ -44,8 +45,6 @@ use godel_queue::{
 };
 use sqlx::PgPool;
 
-use self::combine::Combiner;
-pub use self::combine::GroupCommitStats;
 use self::combined::{ACK_GROUPS, Acks, CLAIM_GROUPS, ClaimRequest, Claims, MAX_ACKS, MAX_CLAIMS};
 use self::commit::{Committer, Enqueues, MAX_GROUP, Submission};
 use self::counters::{Counters, SHARDS};
@@ -54,6 +53,16 @@ use self::lease::AckRequest;
 
 /// How many times a transaction is run again after a serialization failure or deadlock.
 const MAX_RETRIES: u32 = 5;
+
+/// Groups of at most `max` requests, `parallel` in flight, retried after a serialization
+/// failure or deadlock.
+fn grouping(max: usize, parallel: usize) -> Grouping {
+    Grouping {
+        max,
+        parallel,
+        retries: MAX_RETRIES,
+    }
+}
 
 /// The `queue_stats` shard the enqueue committer starts looking for a free shard at.
 const STATS_SHARD_COMMITTER: u32 = 0;
@@ -84,8 +93,13 @@ macro_rules! in_tx {
             }
             .await;
             match result {
-                Err(fault) if fault.is_retryable() && attempt < MAX_RETRIES => attempt += 1,
-                other => break other.map_err(Fault::into_queue),
+                Err(fault)
+                    if godel_engine::combine::GroupFault::is_retryable(&fault)
+                        && attempt < MAX_RETRIES =>
+                {
+                    attempt += 1
+                }
+                other => break other.map_err(godel_engine::combine::GroupFault::into_queue),
             }
         }
     }};
@@ -121,16 +135,23 @@ impl PgQueueStore {
             pool: pool.clone(),
             config: config.clone(),
         };
-        let committer = Combiner::spawn("the enqueue committer", MAX_GROUP, 1, enqueues)?;
+        let committer = Combiner::spawn(
+            "postgres: the enqueue committer",
+            grouping(MAX_GROUP, 1),
+            enqueues,
+        )?;
         let claims = Claims {
             pool: pool.clone(),
             config: config.clone(),
         };
-        let claims = Combiner::spawn("the claim combiner", MAX_CLAIMS, CLAIM_GROUPS, claims)?;
+        let claims = Combiner::spawn(
+            "postgres: the claim combiner",
+            grouping(MAX_CLAIMS, CLAIM_GROUPS),
+            claims,
+        )?;
         let acks = Combiner::spawn(
-            "the ack combiner",
-            MAX_ACKS,
-            ACK_GROUPS,
+            "postgres: the ack combiner",
+            grouping(MAX_ACKS, ACK_GROUPS),
             Acks { pool: pool.clone() },
         )?;
         Ok(Self {

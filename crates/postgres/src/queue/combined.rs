@@ -1,4 +1,4 @@
-//! The operations served by [`Combiner`](super::combine::Combiner)s besides enqueues: claims
+//! The operations served by [`Combiner`](godel_engine::combine::Combiner)s besides enqueues: claims
 //! (every waiting claim with the same eligibility leased by one claim over all their slots)
 //! and acks (every waiting ack completed by one statement).
 
@@ -8,11 +8,11 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use super::claim::{self, Slots};
-use super::combine::Serve;
 use super::counters::Counters;
 use super::fault::{DbContext, Fault};
 use super::lease::{self, AckRequest};
 use super::{STATS_SHARD_ACKS, STATS_SHARD_CLAIMS};
+use godel_engine::combine::Serve;
 
 /// Most claims one transaction serves.
 pub(crate) const MAX_CLAIMS: usize = 256;
@@ -41,6 +41,7 @@ pub(crate) struct Claims {
 impl Serve for Claims {
     type Request = ClaimRequest;
     type Response = Vec<Lease>;
+    type Fault = Fault;
 
     /// Claims with equal eligibility are served together, in arrival order, as one claim
     /// whose leases go to each claimant in turn: the same leases, in the same order, as
@@ -101,6 +102,7 @@ pub(crate) struct Acks {
 impl Serve for Acks {
     type Request = AckRequest;
     type Response = ();
+    type Fault = Fault;
 
     async fn serve(&self, requests: &[AckRequest]) -> Result<Vec<Result<(), QueueError>>, Fault> {
         let mut tx = self.pool.begin().await.db("begin an ack group")?;

@@ -13,10 +13,10 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use super::STATS_SHARD_COMMITTER;
-use super::combine::{Combiner, Serve};
 use super::counters::Counters;
 use super::enqueue::enqueue_batch;
-use super::fault::{DbContext, Fault};
+use super::fault::{DbContext, Fault, GroupFault};
+use godel_engine::combine::{Combiner, Serve};
 
 /// Most submissions one transaction takes.
 pub(crate) const MAX_GROUP: usize = 512;
@@ -40,6 +40,7 @@ pub(crate) type Committer = Combiner<Enqueues>;
 impl Serve for Enqueues {
     type Request = Submission;
     type Response = Vec<Enqueued>;
+    type Fault = Fault;
 
     async fn serve(
         &self,

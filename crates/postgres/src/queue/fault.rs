@@ -1,6 +1,7 @@
 //! What can go wrong inside a queue transaction: a refusal of the port, or a driver error that
 //! may be retried (serialization failure, deadlock) or becomes `QueueError::Unavailable`.
 
+pub(crate) use godel_engine::combine::GroupFault;
 use godel_queue::QueueError;
 
 use crate::error::{self, Class};
@@ -19,20 +20,20 @@ pub(crate) enum Fault {
     },
 }
 
-impl Fault {
-    /// Whether running the whole transaction again may succeed.
-    pub(crate) fn is_retryable(&self) -> bool {
+impl GroupFault for Fault {
+    fn is_retryable(&self) -> bool {
         matches!(self, Self::Db { error, .. } if error::classify(error) == Class::Retry)
     }
 
-    /// The error the port reports.
-    pub(crate) fn into_queue(self) -> QueueError {
+    fn into_queue(self) -> QueueError {
         match self {
             Self::Queue(error) => error,
             Self::Db { what, error } => error::queue(what, error),
         }
     }
+}
 
+impl Fault {
     /// A stored value the store cannot read back (a corrupt row).
     pub(crate) fn corrupt(what: impl Into<String>) -> Self {
         Self::Queue(QueueError::Unavailable {
