@@ -13,6 +13,7 @@
 //! gives them back if the lease is not taken; the lease's end uncounts them.
 
 mod claim;
+mod combined;
 mod directory;
 mod paired;
 mod reads;
@@ -20,13 +21,14 @@ mod record;
 mod reply;
 mod restore;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_redis::{Connection, Pool};
+use godel_engine::combine::{Combiner, GroupCommitStats, Grouping, Serve};
 use godel_queue::{
     AgentId, CancelOutcome, Clock, DeadLetterCursor, DeadLetterFilter, Depth, Eligibility,
     Enqueued, FAIR_STRIDE, FailOutcome, Failure, Heartbeat, Jitter, Lease, LeaseToken, Limit,
@@ -37,6 +39,7 @@ use godel_queue::{
 use redis::{AsyncCommands, Script};
 use serde_json::{Value, json};
 
+use self::combined::{AckRequest, Acks, ClaimRequest, Claims, MAX_ACKS, MAX_CLAIMS};
 use self::record::{duration_micros, from_micros, join, lane_of, micros, split};
 use self::reply::{error_of, items, text};
 use crate::error::{Context, RedisFailure};
@@ -44,23 +47,31 @@ use crate::keys::Keys;
 use crate::scripts;
 
 /// A [`QueueStore`] on Redis. Cheap to share behind an `Arc`; every call takes a pooled
-/// connection.
+/// connection. Concurrent claims and acks are combined (`godel_engine::combine`): each group
+/// costs a handful of round trips however many callers it serves.
 pub struct RedisQueueStore {
+    core: Arc<Core>,
+    jitter: Arc<dyn Jitter>,
+    claims: OnceLock<Combiner<Claims>>,
+    acks: OnceLock<Combiner<Acks>>,
+    /// Something that must live as long as the store (a test fixture owning the keys).
+    keep_alive: Option<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+/// What every operation of the store works with; shared with the combiners' serving tasks.
+pub(crate) struct Core {
     pool: Pool,
     keys: Keys,
     config: QueueConfig,
     clock: Arc<dyn Clock>,
-    jitter: Arc<dyn Jitter>,
     script_config: Value,
-    /// Something that must live as long as the store (a test fixture owning the keys).
-    keep_alive: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl fmt::Debug for RedisQueueStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisQueueStore")
-            .field("keys", &self.keys)
-            .field("clock", &self.clock)
+            .field("keys", &self.core.keys)
+            .field("clock", &self.core.clock)
             .finish_non_exhaustive()
     }
 }
@@ -89,12 +100,16 @@ impl RedisQueueStore {
             },
         });
         Ok(Self {
-            pool,
-            keys: Keys::new(prefix),
-            config,
-            clock,
+            core: Arc::new(Core {
+                pool,
+                keys: Keys::new(prefix),
+                config,
+                clock,
+                script_config,
+            }),
             jitter: Arc::new(NoJitter),
-            script_config,
+            claims: OnceLock::new(),
+            acks: OnceLock::new(),
             keep_alive: None,
         })
     }
@@ -116,19 +131,77 @@ impl RedisQueueStore {
     /// The configuration in force.
     #[must_use]
     pub fn config(&self) -> &QueueConfig {
-        &self.config
+        &self.core.config
     }
 
-    /// What the next retry's backoff is multiplied by: `1 - jitter * u`, as
+    /// How well concurrent claims were grouped since the store started.
+    #[must_use]
+    pub fn claim_group_stats(&self) -> GroupCommitStats {
+        self.claims.get().map(Combiner::stats).unwrap_or_default()
+    }
+
+    /// How well concurrent acks were grouped since the store started.
+    #[must_use]
+    pub fn ack_group_stats(&self) -> GroupCommitStats {
+        self.acks.get().map(Combiner::stats).unwrap_or_default()
+    }
+
+    /// The combiner in `cell`, started on the caller's runtime by the first call.
+    fn combiner<'a, S: Serve>(
+        &self,
+        cell: &'a OnceLock<Combiner<S>>,
+        what: &'static str,
+        max: usize,
+        server: impl FnOnce(Arc<Core>) -> S,
+    ) -> Result<&'a Combiner<S>, QueueError> {
+        if let Some(combiner) = cell.get() {
+            return Ok(combiner);
+        }
+        let grouping = Grouping {
+            max,
+            parallel: 1,
+            retries: 0,
+        };
+        let started = Combiner::spawn(what, grouping, server(Arc::clone(&self.core)))?;
+        // A racing first call may have won: its combiner serves, this one stops when dropped.
+        let _ = cell.set(started);
+        Ok(cell.get().expect("set above or by a racing call"))
+    }
+
+    /// Claims through the claim combiner; also tells whether a limit held back a task.
+    async fn claim_combined(
+        &self,
+        agent: &AgentId,
+        eligibility: &Eligibility,
+        max: usize,
+    ) -> Result<(Vec<Lease>, bool), QueueError> {
+        let combiner = self.combiner(
+            &self.claims,
+            "redis: the claim combiner",
+            MAX_CLAIMS,
+            |core| Claims { core },
+        )?;
+        combiner
+            .call(ClaimRequest {
+                agent: agent.clone(),
+                eligibility: eligibility.clone(),
+                max,
+            })
+            .await
+    }
+
+    /// The backoff factor of the next retry: `1 - jitter * u`, as
     /// [`RetryPolicy::delay`](godel_queue::RetryPolicy::delay) applies it.
     fn backoff_factor(&self) -> f64 {
-        let jitter = self.config.retry.jitter;
+        let jitter = self.core.config.retry.jitter;
         if jitter == 0.0 {
             return 1.0;
         }
         1.0 - jitter * self.jitter.sample().clamp(0.0, 1.0)
     }
+}
 
+impl Core {
     async fn conn(&self) -> Result<Connection, RedisFailure> {
         self.pool.get().await.context("connect")
     }
@@ -138,7 +211,8 @@ impl RedisQueueStore {
     }
 
     /// Runs a per-tenant script, applies its summary to the fleet keys and uncounts the limit
-    /// keys of the leases it ended. `took` is the level a claim took a task from.
+    /// keys of the leases it ended. `took` is the level a claim took tasks from; the reply's
+    /// `recs` are the tasks it took.
     async fn run(
         &self,
         conn: &mut Connection,
@@ -158,27 +232,40 @@ impl RedisQueueStore {
             .await
             .context("run queue script")?;
         let reply: Value = serde_json::from_str(&raw).context("decode script reply")?;
-        let took = took.filter(|_| reply.get("rec").is_some());
-        self.sync(conn, tenant, &reply["sum"], took).await?;
+        let taken = items(&reply["recs"]).len();
+        self.sync(
+            conn,
+            tenant,
+            &reply["sum"],
+            took.map(|level| (level, taken)),
+        )
+        .await?;
+        let mut released: BTreeMap<&str, u64> = BTreeMap::new();
         for keys in items(&reply["release"]) {
             for key in split(keys.as_str().unwrap_or("")) {
-                self.limit(conn, key, "release").await?;
+                *released.entry(key).or_default() += 1;
             }
+        }
+        for (key, n) in released {
+            self.limit(conn, key, "release", n).await?;
         }
         Ok(reply)
     }
 
-    /// Applies a tenant summary to the fleet-wide rotation.
+    /// Applies a tenant summary to the fleet-wide rotation; `took` is the level tasks were
+    /// taken from and how many.
     async fn sync(
         &self,
         conn: &mut Connection,
         tenant: &TenantId,
         sum: &Value,
-        took: Option<usize>,
+        took: Option<(usize, usize)>,
     ) -> Result<(), RedisFailure> {
         let counts = items(&sum["c"]);
         let count = |i: usize| counts.get(i).and_then(Value::as_u64).unwrap_or(0);
-        let took = took.map_or(-1, |l| i64::try_from(l).unwrap_or(-1));
+        let (level, taken) = took.map_or((-1, 0), |(level, n)| {
+            (i64::try_from(level).unwrap_or(-1), n)
+        });
         let _: i64 = scripts::FLEET_SYNC
             .key(self.keys.fleet())
             .arg(tenant.as_str())
@@ -188,29 +275,33 @@ impl RedisQueueStore {
             .arg(count(2))
             .arg(count(3))
             .arg(text(sum, "wake"))
-            .arg(took)
+            .arg(level)
             .arg(FAIR_STRIDE)
+            .arg(taken)
             .invoke_async(conn)
             .await
             .context("sync fleet rotation")?;
         Ok(())
     }
 
-    /// One operation on a limit key (see `scripts/limit.lua`); whether it was allowed.
+    /// One operation on a limit key for `n` tasks (see `scripts/limit.lua`): for `acquire`,
+    /// how many were admitted; for the others, 1 if allowed.
     async fn limit(
         &self,
         conn: &mut Connection,
         key: &str,
         op: &str,
-    ) -> Result<bool, RedisFailure> {
-        let allowed: i64 = scripts::LIMIT
+        n: u64,
+    ) -> Result<u64, RedisFailure> {
+        let answer: u64 = scripts::LIMIT
             .key(self.keys.limit(key))
             .arg(op)
             .arg(self.now_us())
+            .arg(n)
             .invoke_async(conn)
             .await
             .context("limit key")?;
-        Ok(allowed == 1)
+        Ok(answer)
     }
 
     /// Every tenant that ever had a task or a policy.
@@ -440,11 +531,11 @@ fn validate(tasks: &[NewTask]) -> Result<(), QueueError> {
 impl QueueStore for RedisQueueStore {
     async fn enqueue_batch(&self, tasks: Vec<NewTask>) -> Result<Vec<Enqueued>, QueueError> {
         validate(&tasks)?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.core.conn().await?;
         let ids: Vec<(TaskId, &TenantId)> = tasks.iter().map(|t| (t.id, &t.tenant)).collect();
         let n = tasks.len() as u64;
         let (mapped, last) = self.map_tasks(&mut conn, &ids, n).await?;
-        match self.enqueue_mapped(&mut conn, &tasks, last - n).await {
+        match self.core.enqueue_mapped(&mut conn, &tasks, last - n).await {
             Ok(out) => {
                 let created: HashSet<String> = out
                     .iter()
@@ -465,11 +556,11 @@ impl QueueStore for RedisQueueStore {
     }
 
     async fn get(&self, id: TaskId) -> Result<TaskRecord, QueueError> {
-        let mut conn = self.conn().await?;
-        self.catch_up(&mut conn).await?;
-        let tenant = self.tenant_of(&mut conn, id).await?;
+        let mut conn = self.core.conn().await?;
+        self.core.catch_up(&mut conn).await?;
+        let tenant = self.core.tenant_of(&mut conn, id).await?;
         let fields: HashMap<String, String> = conn
-            .hgetall(format!("{}t:{id}", self.keys.tenant(&tenant)))
+            .hgetall(format!("{}t:{id}", self.core.keys.tenant(&tenant)))
             .await
             .context("read task")?;
         if fields.is_empty() {
@@ -507,17 +598,21 @@ impl QueueStore for RedisQueueStore {
         eligibility: &Eligibility,
         max: usize,
     ) -> Result<Vec<Lease>, QueueError> {
-        claim::claim(self, agent, eligibility, max).await
+        Ok(self.claim_combined(agent, eligibility, max).await?.0)
     }
 
     async fn start(&self, token: &LeaseToken) -> Result<(), QueueError> {
-        self.on_lease(token, &scripts::START, json!({}))
+        self.core
+            .on_lease(token, &scripts::START, json!({}))
             .await
             .map(drop)
     }
 
     async fn heartbeat(&self, token: &LeaseToken) -> Result<Heartbeat, QueueError> {
-        let reply = self.on_lease(token, &scripts::HEARTBEAT, json!({})).await?;
+        let reply = self
+            .core
+            .on_lease(token, &scripts::HEARTBEAT, json!({}))
+            .await?;
         let expires: i64 = text(&reply, "expires")
             .parse()
             .context("decode heartbeat")?;
@@ -531,9 +626,15 @@ impl QueueStore for RedisQueueStore {
         let result = result
             .map(|r| serde_json::to_string(&r).unwrap_or_default())
             .unwrap_or_default();
-        self.on_lease(token, &scripts::ACK, json!({ "result": result }))
+        let combiner = self.combiner(&self.acks, "redis: the ack combiner", MAX_ACKS, |core| {
+            Acks { core }
+        })?;
+        combiner
+            .call(AckRequest {
+                token: *token,
+                result,
+            })
             .await
-            .map(drop)
     }
 
     async fn fail(&self, token: &LeaseToken, failure: Failure) -> Result<FailOutcome, QueueError> {
@@ -543,7 +644,7 @@ impl QueueStore for RedisQueueStore {
             "retry_after": failure.retry_after.map_or(0, duration_micros),
             "factor": self.backoff_factor(),
         });
-        let reply = self.on_lease(token, &scripts::FAIL, args).await?;
+        let reply = self.core.on_lease(token, &scripts::FAIL, args).await?;
         Ok(match text(&reply, "outcome") {
             "cancelled" => FailOutcome::Cancelled,
             "dead" => FailOutcome::DeadLettered,
@@ -555,15 +656,19 @@ impl QueueStore for RedisQueueStore {
     }
 
     async fn release(&self, token: &LeaseToken) -> Result<TaskStatus, QueueError> {
-        let reply = self.on_lease(token, &scripts::RELEASE, json!({})).await?;
+        let reply = self
+            .core
+            .on_lease(token, &scripts::RELEASE, json!({}))
+            .await?;
         Ok(text(&reply, "status").parse().context("decode release")?)
     }
 
     async fn cancel(&self, id: TaskId, reason: &str) -> Result<CancelOutcome, QueueError> {
-        let mut conn = self.conn().await?;
-        let tenant = self.tenant_of(&mut conn, id).await?;
+        let mut conn = self.core.conn().await?;
+        let tenant = self.core.tenant_of(&mut conn, id).await?;
         let args = json!({"id": id.to_string(), "reason": reason});
         let reply = self
+            .core
             .run(&mut conn, &tenant, &scripts::CANCEL, args, None)
             .await?;
         if let Some(e) = error_of(&reply, id, &tenant) {
@@ -577,24 +682,26 @@ impl QueueStore for RedisQueueStore {
     }
 
     async fn reap_expired(&self) -> Result<Vec<Requeued>, QueueError> {
-        self.recover(json!({})).await
+        self.core.recover(json!({})).await
     }
 
     async fn fail_over(&self, agent: &AgentId, reason: &str) -> Result<Vec<Requeued>, QueueError> {
-        self.recover(json!({"agent": agent.as_str(), "reason": reason}))
+        self.core
+            .recover(json!({"agent": agent.as_str(), "reason": reason}))
             .await
     }
 
     async fn promote_due(&self) -> Result<u64, QueueError> {
-        let mut conn = self.conn().await?;
-        self.catch_up(&mut conn).await
+        let mut conn = self.core.conn().await?;
+        self.core.catch_up(&mut conn).await
     }
 
     async fn replay(&self, id: TaskId) -> Result<(), QueueError> {
-        let mut conn = self.conn().await?;
-        let tenant = self.tenant_of(&mut conn, id).await?;
+        let mut conn = self.core.conn().await?;
+        let tenant = self.core.tenant_of(&mut conn, id).await?;
         let args = json!({"ids": [id.to_string()]});
         let reply = self
+            .core
             .run(&mut conn, &tenant, &scripts::REPLAY, args, None)
             .await?;
         error_of(&reply, id, &tenant).map_or(Ok(()), Err)
@@ -605,7 +712,7 @@ impl QueueStore for RedisQueueStore {
         filter: &DeadLetterFilter,
     ) -> Result<Vec<TaskId>, QueueError> {
         let dead = reads::dead_letters(self, filter, None, usize::MAX).await?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.core.conn().await?;
         let mut by_tenant: Vec<(TenantId, Vec<String>)> = Vec::new();
         for record in &dead {
             match by_tenant.iter_mut().find(|(t, _)| *t == record.tenant) {
@@ -615,6 +722,7 @@ impl QueueStore for RedisQueueStore {
         }
         for (tenant, ids) in by_tenant {
             let reply = self
+                .core
                 .run(
                     &mut conn,
                     &tenant,
@@ -642,18 +750,18 @@ impl QueueStore for RedisQueueStore {
     }
 
     async fn purge_dead_letters(&self, retention: Duration) -> Result<u64, QueueError> {
-        self.purge("dead", retention).await
+        self.core.purge("dead", retention).await
     }
 
     async fn purge_finished(&self, retention: Duration) -> Result<u64, QueueError> {
-        self.purge("fin", retention).await
+        self.core.purge("fin", retention).await
     }
 
     async fn depth(&self) -> Result<Depth, QueueError> {
-        let mut conn = self.conn().await?;
-        self.catch_up(&mut conn).await?;
+        let mut conn = self.core.conn().await?;
+        self.core.catch_up(&mut conn).await?;
         let counts: HashMap<String, u64> = conn
-            .hgetall(self.keys.fleet_key("depth"))
+            .hgetall(self.core.keys.fleet_key("depth"))
             .await
             .context("read depth")?;
         let mut depth = Depth::default();
@@ -674,14 +782,17 @@ impl QueueStore for RedisQueueStore {
     }
 
     async fn load(&self, agent: &AgentId) -> Result<u32, QueueError> {
-        let mut conn = self.conn().await?;
-        let tenants = self.tenants(&mut conn).await?;
+        let mut conn = self.core.conn().await?;
+        let tenants = self.core.tenants(&mut conn).await?;
         if tenants.is_empty() {
             return Ok(0);
         }
         let mut pipe = redis::pipe();
         for tenant in &tenants {
-            pipe.hget(format!("{}load", self.keys.tenant(tenant)), agent.as_str());
+            pipe.hget(
+                format!("{}load", self.core.keys.tenant(tenant)),
+                agent.as_str(),
+            );
         }
         let loads: Vec<Option<u32>> = pipe.query_async(&mut conn).await.context("read load")?;
         Ok(loads.into_iter().flatten().sum())
@@ -693,12 +804,12 @@ impl QueueStore for RedisQueueStore {
         policy: TenantPolicy,
     ) -> Result<(), QueueError> {
         policy.validate()?;
-        let mut conn = self.conn().await?;
-        let meta = format!("{}meta", self.keys.tenant(tenant));
+        let mut conn = self.core.conn().await?;
+        let meta = format!("{}meta", self.core.keys.tenant(tenant));
         let mut pipe = redis::pipe();
-        pipe.sadd(self.keys.fleet_key("tenants"), tenant.as_str())
+        pipe.sadd(self.core.keys.fleet_key("tenants"), tenant.as_str())
             .hset(
-                self.keys.fleet_key("weight"),
+                self.core.keys.fleet_key("weight"),
                 tenant.as_str(),
                 policy.weight,
             );
@@ -716,12 +827,12 @@ impl QueueStore for RedisQueueStore {
     async fn set_limit(&self, key: &LimitKey, limit: Option<Limit>) -> Result<(), QueueError> {
         let limit = limit.unwrap_or_default();
         limit.validate()?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.core.conn().await?;
         let rate = limit.rate;
         let _: i64 = scripts::LIMIT
-            .key(self.keys.queue_limit(key))
+            .key(self.core.keys.queue_limit(key))
             .arg("set")
-            .arg(self.now_us())
+            .arg(self.core.now_us())
             .arg(limit.max_running.map(|m| m.to_string()).unwrap_or_default())
             .arg(rate.map(|r| r.per_second.to_string()).unwrap_or_default())
             .arg(rate.map(|r| r.burst.to_string()).unwrap_or_default())
@@ -732,12 +843,12 @@ impl QueueStore for RedisQueueStore {
     }
 
     async fn stats(&self) -> Result<QueueStats, QueueError> {
-        let mut conn = self.conn().await?;
-        let tenants = self.tenants(&mut conn).await?;
+        let mut conn = self.core.conn().await?;
+        let tenants = self.core.tenants(&mut conn).await?;
         let mut pipe = redis::pipe();
-        pipe.hgetall(self.keys.fleet_key("stats"));
+        pipe.hgetall(self.core.keys.fleet_key("stats"));
         for tenant in &tenants {
-            pipe.hgetall(format!("{}stats", self.keys.tenant(tenant)));
+            pipe.hgetall(format!("{}stats", self.core.keys.tenant(tenant)));
         }
         let all: Vec<HashMap<String, u64>> =
             pipe.query_async(&mut conn).await.context("read stats")?;

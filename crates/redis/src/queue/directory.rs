@@ -34,7 +34,7 @@ impl RedisQueueStore {
         tasks: &[(TaskId, &TenantId)],
         seq: u64,
     ) -> Result<(Mapped, u64), QueueError> {
-        let where_key = self.keys.fleet_key("where");
+        let where_key = self.core.keys.fleet_key("where");
         let mut tenants: Vec<&str> = tasks.iter().map(|(_, t)| t.as_str()).collect();
         tenants.sort_unstable();
         tenants.dedup();
@@ -46,8 +46,9 @@ impl RedisQueueStore {
         for (id, _) in tasks {
             pipe.arg(id.to_string());
         }
-        pipe.sadd(self.keys.fleet_key("tenants"), &tenants).ignore();
-        pipe.incr(self.keys.fleet_key("seq"), seq);
+        pipe.sadd(self.core.keys.fleet_key("tenants"), &tenants)
+            .ignore();
+        pipe.incr(self.core.keys.fleet_key("seq"), seq);
         let mut reply: Vec<redis::Value> = pipe.query_async(conn).await.context("map tasks")?;
         let last: u64 = redis::from_redis_value(reply.pop().unwrap_or(redis::Value::Nil))
             .context("decode seq")?;
@@ -92,7 +93,7 @@ impl RedisQueueStore {
             return Ok(());
         }
         let _: i64 = conn
-            .hdel(self.keys.fleet_key("where"), &mapped.ids)
+            .hdel(self.core.keys.fleet_key("where"), &mapped.ids)
             .await
             .context("unmap tasks")?;
         Ok(())

@@ -9,7 +9,7 @@ use deadpool_redis::{Config, Pool, Runtime};
 use godel_queue::{AgentId, Clock, Eligibility, Lease, QueueConfig, QueueError};
 use redis::AsyncCommands;
 
-use super::{RedisQueueStore, claim};
+use super::RedisQueueStore;
 use crate::error::Context;
 use crate::scripts;
 
@@ -40,7 +40,7 @@ impl RedisQueueStore {
     /// The connection pool, to share with the leader lease and the rate limiter.
     #[must_use]
     pub fn pool(&self) -> &Pool {
-        &self.pool
+        &self.core.pool
     }
 
     /// Whether Redis answers a `PING`.
@@ -48,7 +48,7 @@ impl RedisQueueStore {
     /// # Errors
     /// [`QueueError::Unavailable`] when it does not.
     pub async fn ping(&self) -> Result<(), QueueError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.core.conn().await?;
         let _: String = redis::cmd("PING")
             .query_async(&mut conn)
             .await
@@ -67,7 +67,7 @@ impl RedisQueueStore {
         eligibility: &Eligibility,
         max: usize,
     ) -> Result<(Vec<Lease>, bool), QueueError> {
-        claim::claim_counting(self, agent, eligibility, max).await
+        self.claim_combined(agent, eligibility, max).await
     }
 
     /// Deletes every key under the store's prefix (`SCAN` + `UNLINK` of `<prefix>:*`): tasks,
@@ -76,10 +76,10 @@ impl RedisQueueStore {
     /// # Errors
     /// Only [`QueueError::Unavailable`].
     pub async fn clear(&self) -> Result<u64, QueueError> {
-        let fleet = self.keys.fleet();
+        let fleet = self.core.keys.fleet();
         let prefix = fleet.strip_suffix(":{#}:").unwrap_or(&fleet);
         let pattern = format!("{}:*", escape_glob(prefix));
-        let mut conn = self.conn().await?;
+        let mut conn = self.core.conn().await?;
         let mut cursor: u64 = 0;
         let mut removed = 0;
         loop {
@@ -113,7 +113,7 @@ impl RedisQueueStore {
     /// # Errors
     /// Only [`QueueError::Unavailable`].
     pub async fn raise_counters(&self, next_seq: u64, last_fence: u64) -> Result<(), QueueError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.core.conn().await?;
         self.raise_on(&mut conn, next_seq, last_fence).await
     }
 
@@ -125,8 +125,8 @@ impl RedisQueueStore {
         last_fence: u64,
     ) -> Result<(), QueueError> {
         let _: Vec<u64> = scripts::RAISE
-            .key(self.keys.fleet_key("seq"))
-            .key(self.keys.fleet_key("fence"))
+            .key(self.core.keys.fleet_key("seq"))
+            .key(self.core.keys.fleet_key("fence"))
             .arg(next_seq)
             .arg(last_fence)
             .invoke_async(conn)
@@ -140,9 +140,9 @@ impl RedisQueueStore {
     /// # Errors
     /// Only [`QueueError::Unavailable`].
     pub async fn write_index_epoch(&self, epoch: &str) -> Result<(), QueueError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.core.conn().await?;
         let (): () = conn
-            .set(self.keys.fleet_key(EPOCH), epoch)
+            .set(self.core.keys.fleet_key(EPOCH), epoch)
             .await
             .context("write index epoch")?;
         Ok(())
@@ -153,9 +153,9 @@ impl RedisQueueStore {
     /// # Errors
     /// Only [`QueueError::Unavailable`].
     pub async fn index_epoch(&self) -> Result<Option<String>, QueueError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.core.conn().await?;
         let epoch: Option<String> = conn
-            .get(self.keys.fleet_key(EPOCH))
+            .get(self.core.keys.fleet_key(EPOCH))
             .await
             .context("read index epoch")?;
         Ok(epoch)

@@ -25,7 +25,7 @@ pub(super) async fn records(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let base = store.keys.tenant(tenant);
+    let base = store.core.keys.tenant(tenant);
     let mut pipe = redis::pipe();
     for id in ids {
         pipe.hgetall(format!("{base}t:{id}"));
@@ -74,8 +74,8 @@ async fn list_tenant(
     limit: usize,
 ) -> Result<Vec<TaskRecord>, RedisFailure> {
     let index = match query.group {
-        Some(group) => format!("{}g:{group}", store.keys.tenant(tenant)),
-        None => format!("{}seq", store.keys.tenant(tenant)),
+        Some(group) => format!("{}g:{group}", store.core.keys.tenant(tenant)),
+        None => format!("{}seq", store.core.keys.tenant(tenant)),
     };
     let mut out = Vec::new();
     #[allow(clippy::cast_precision_loss)]
@@ -104,11 +104,11 @@ pub(super) async fn list(
     after: Option<u64>,
     limit: usize,
 ) -> Result<Vec<TaskRecord>, QueueError> {
-    let mut conn = store.conn().await?;
-    store.catch_up(&mut conn).await?;
+    let mut conn = store.core.conn().await?;
+    store.core.catch_up(&mut conn).await?;
     let tenants = match &query.tenant {
         Some(t) => vec![t.clone()],
-        None => store.tenants(&mut conn).await?,
+        None => store.core.tenants(&mut conn).await?,
     };
     let mut all = Vec::new();
     for tenant in &tenants {
@@ -129,16 +129,16 @@ pub(super) async fn dead_letters(
     after: Option<DeadLetterCursor>,
     limit: usize,
 ) -> Result<Vec<TaskRecord>, QueueError> {
-    let mut conn = store.conn().await?;
+    let mut conn = store.core.conn().await?;
     let tenants = match &filter.tenant {
         Some(t) => vec![t.clone()],
-        None => store.tenants(&mut conn).await?,
+        None => store.core.tenants(&mut conn).await?,
     };
     let from = after.map_or_else(|| "-inf".to_owned(), |c| micros(c.at).to_string());
     let mut all = Vec::new();
     for tenant in &tenants {
         let ids: Vec<String> = redis::cmd("ZRANGEBYSCORE")
-            .arg(format!("{}dead", store.keys.tenant(tenant)))
+            .arg(format!("{}dead", store.core.keys.tenant(tenant)))
             .arg(&from)
             .arg("+inf")
             .query_async(&mut conn)

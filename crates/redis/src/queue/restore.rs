@@ -49,7 +49,7 @@ impl RedisQueueStore {
     }
 
     async fn restore_held(&self, held: &[Held<'_>]) -> Result<(), QueueError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.core.conn().await?;
         let mut by_tenant: Vec<(TenantId, Vec<Held<'_>>)> = Vec::new();
         for &(record, claim_keys) in held {
             match by_tenant.iter_mut().find(|(t, _)| *t == record.tenant) {
@@ -72,6 +72,7 @@ impl RedisQueueStore {
                 })
                 .collect();
             let reply = self
+                .core
                 .run(
                     &mut conn,
                     tenant,
@@ -88,7 +89,7 @@ impl RedisQueueStore {
             }
             for (record, claim_keys) in list.iter().filter(|(r, _)| r.status.is_leased()) {
                 for key in lease_keys(tenant, record, claim_keys) {
-                    self.limit(&mut conn, key.as_str(), "force").await?;
+                    self.core.limit(&mut conn, key.as_str(), "force", 1).await?;
                 }
             }
         }

@@ -1,12 +1,20 @@
--- Completes a leased task and unblocks its dependents. A = { id, fence, result }.
-local why = refusal(A.id, A.fence)
-if why then return fail(why) end
-local from = hget(A.id, 'status')
-end_lease(A.id)
-set_status(A.id, from, 'completed')
-redis.call('HSET', tk(A.id), 'finished', fmt(NOW))
-if A.result ~= '' then redis.call('HSET', tk(A.id), 'result', A.result) end
-redis.call('ZADD', B .. 'fin', NOW, A.id)
-redis.call('HINCRBY', B .. 'stats', 'completed', 1)
-unblock(A.id)
-return reply({})
+-- Completes leased tasks, in order, and unblocks their dependents.
+-- A = { items = [{ id, fence, result }] }; out[i] is '' or why item i was refused.
+local out = {}
+for i, item in ipairs(A.items) do
+  local why = refusal(item.id, item.fence)
+  if why then
+    out[i] = why
+  else
+    local from = hget(item.id, 'status')
+    end_lease(item.id)
+    set_status(item.id, from, 'completed')
+    redis.call('HSET', tk(item.id), 'finished', fmt(NOW))
+    if item.result ~= '' then redis.call('HSET', tk(item.id), 'result', item.result) end
+    redis.call('ZADD', B .. 'fin', NOW, item.id)
+    redis.call('HINCRBY', B .. 'stats', 'completed', 1)
+    unblock(item.id)
+    out[i] = ''
+  end
+end
+return reply({ out = out })

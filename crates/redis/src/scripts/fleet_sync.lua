@@ -1,17 +1,20 @@
 -- Applies one tenant's summary to the fleet-wide rotation (all keys share the fleet hash tag).
 -- KEYS[1] = fleet prefix `<prefix>:{#}:`. ARGV: tenant, version, c0..c3, wake, took level
--- (-1: none), the stride of weight 1.
+-- (-1: none), the stride of weight 1, how many tasks were taken at that level.
 local F = KEYS[1]
 local tenant, version = ARGV[1], tonumber(ARGV[2])
 local took = tonumber(ARGV[8])
 local weight = tonumber(redis.call('HGET', F .. 'weight', tenant) or '1')
 local stride = math.floor(tonumber(ARGV[9]) / weight)
 local function fmt(n) return string.format('%.0f', n) end
-if took >= 0 then
+local taken = tonumber(ARGV[10] or '1')
+if took >= 0 and taken > 0 then
+  -- As `taken` claims one after another: each first lifts the virtual time to the pass.
   local pass = tonumber(redis.call('HGET', F .. 'pass:' .. took, tenant) or '0')
   local vt = tonumber(redis.call('HGET', F .. 'vt', took) or '0')
-  if pass > vt then redis.call('HSET', F .. 'vt', took, fmt(pass)) end
-  pass = pass + stride
+  local last = pass + (taken - 1) * stride
+  if last > vt then redis.call('HSET', F .. 'vt', took, fmt(last)) end
+  pass = pass + taken * stride
   redis.call('HSET', F .. 'pass:' .. took, tenant, fmt(pass))
   if redis.call('ZSCORE', F .. 'rot:' .. took, tenant) then
     redis.call('ZADD', F .. 'rot:' .. took, pass, tenant)
