@@ -50,6 +50,7 @@ use self::commit::{Committer, Enqueues, MAX_GROUP, Submission};
 use self::counters::{Counters, SHARDS};
 use self::fault::{DbContext, Fault};
 use self::lease::AckRequest;
+use self::paired::Adopts;
 
 /// How many times a transaction is run again after a serialization failure or deadlock.
 const MAX_RETRIES: u32 = 5;
@@ -115,6 +116,7 @@ pub struct PgQueueStore {
     committer: Committer,
     claims: Combiner<Claims>,
     acks: Combiner<Acks>,
+    adopts: Combiner<Adopts>,
     next_shard: AtomicU32,
 }
 
@@ -154,6 +156,11 @@ impl PgQueueStore {
             grouping(MAX_ACKS, ACK_GROUPS),
             Acks { pool: pool.clone() },
         )?;
+        let adopts = Combiner::spawn(
+            "postgres: the lease adopter",
+            grouping(MAX_CLAIMS, 1),
+            Adopts { pool: pool.clone() },
+        )?;
         Ok(Self {
             pool,
             config,
@@ -162,6 +169,7 @@ impl PgQueueStore {
             committer,
             claims,
             acks,
+            adopts,
             next_shard: AtomicU32::new(3),
         })
     }

@@ -127,7 +127,10 @@ async fn concurrent_claims_lease_what_the_same_claims_one_after_another_would() 
     );
     assert_eq!(got.len(), 180, "every claimer got all it asked");
     let provider = got.iter().filter(|n| *n % 4 == 1).count();
-    assert_eq!(provider, 25, "the provider key admitted 25 running tasks, no more");
+    assert_eq!(
+        provider, 25,
+        "the provider key admitted 25 running tasks, no more"
+    );
 
     let stats = store.claim_group_stats();
     assert_eq!(stats.submissions, 90);

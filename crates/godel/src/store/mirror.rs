@@ -10,6 +10,10 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use godel_engine::combine::Serve;
 use godel_queue::{QueueError, Requeued, TaskId, TaskStatus};
 use tokio::sync::Mutex;
 
@@ -39,6 +43,44 @@ impl Stripes {
     }
 }
 
+/// One caller's mirror: the tasks its write affected, and whether their dependents too.
+pub(super) struct MirrorRequest {
+    pub(super) ids: Vec<TaskId>,
+    pub(super) dependents: bool,
+}
+
+/// Mirrors, combined: every mirror waiting is served by one read of Postgres and one restore
+/// into Redis, under the gate and the stripe locks of all their tasks.
+pub(super) struct Mirrors {
+    pub(super) inner: Arc<Inner>,
+}
+
+#[async_trait]
+impl Serve for Mirrors {
+    type Request = MirrorRequest;
+    type Response = ();
+    type Fault = QueueError;
+
+    async fn serve(
+        &self,
+        requests: &[MirrorRequest],
+    ) -> Result<Vec<Result<(), QueueError>>, QueueError> {
+        let mut ids = Vec::new();
+        let mut of = Vec::new();
+        for request in requests {
+            ids.extend_from_slice(&request.ids);
+            if request.dependents {
+                of.extend_from_slice(&request.ids);
+            }
+        }
+        if !ids.is_empty() && !matches!(self.inner.state(), State::Down(_)) {
+            let _gate = self.inner.gate.read().await;
+            self.inner.mirror_held_with(ids, &of).await;
+        }
+        Ok(requests.iter().map(|_| Ok(())).collect())
+    }
+}
+
 impl Inner {
     /// Mirrors `ids` (and, with `dependents`, every task that depends on them, transitively)
     /// unless the index is down.
@@ -51,12 +93,19 @@ impl Inner {
     }
 
     /// [`mirror`](Self::mirror) with the gate already held by the caller.
-    pub(super) async fn mirror_held(&self, mut ids: Vec<TaskId>, dependents: bool) {
+    pub(super) async fn mirror_held(&self, ids: Vec<TaskId>, dependents: bool) {
+        let of = if dependents { ids.clone() } else { Vec::new() };
+        self.mirror_held_with(ids, &of).await;
+    }
+
+    /// Mirrors `ids` and every task that depends (transitively) on one of `of`; the gate is
+    /// held by the caller.
+    async fn mirror_held_with(&self, mut ids: Vec<TaskId>, of: &[TaskId]) {
         if self.state() != State::Indexed {
             return;
         }
-        if dependents {
-            match self.pg.dependents(&ids).await {
+        if !of.is_empty() {
+            match self.pg.dependents(of).await {
                 Ok(found) => ids.extend(found),
                 Err(error) => {
                     self.degrade(format!("could not read dependents to mirror: {error}"));

@@ -2,10 +2,11 @@
 //! reads from Postgres; claims picked in Redis and adopted by Postgres.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use godel_engine::combine::{Combiner, Grouping};
 use godel_postgres::queue::{AdoptLease, PgQueueStore};
 use godel_queue::{
     AgentId, CancelOutcome, DeadLetterCursor, DeadLetterFilter, Depth, Eligibility, Enqueued,
@@ -16,7 +17,7 @@ use godel_queue::{
 use godel_redis::RedisQueueStore;
 use tokio::sync::RwLock;
 
-use super::mirror::Stripes;
+use super::mirror::{MirrorRequest, Mirrors, Stripes};
 
 /// Whether the Redis index is in use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +31,9 @@ pub enum IndexHealth {
         reason: String,
     },
 }
+
+/// Most mirrors one group serves.
+const MAX_MIRRORS: usize = 256;
 
 /// The index's state as the store tracks it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +123,8 @@ impl Inner {
 #[derive(Clone)]
 pub struct PairedQueueStore {
     pub(super) inner: Arc<Inner>,
+    /// Mirrors after writes, combined; started by the first write.
+    mirrors: Arc<OnceLock<Combiner<Mirrors>>>,
 }
 
 impl fmt::Debug for PairedQueueStore {
@@ -147,6 +153,41 @@ impl PairedQueueStore {
                 rebuilding: tokio::sync::Mutex::new(()),
                 stripes: Stripes::new(),
             }),
+            mirrors: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Mirrors `ids` (and, with `dependents`, their dependents) after a write, combined with
+    /// the mirrors of concurrent writes; returns once the index holds their new state.
+    async fn mirror(&self, ids: Vec<TaskId>, dependents: bool) {
+        if ids.is_empty() || matches!(self.inner.state(), State::Down(_)) {
+            return;
+        }
+        let combiner = match self.mirrors.get() {
+            Some(combiner) => Some(combiner),
+            None => {
+                let grouping = Grouping {
+                    max: MAX_MIRRORS,
+                    parallel: 1,
+                    retries: 0,
+                };
+                let mirrors = Mirrors {
+                    inner: Arc::clone(&self.inner),
+                };
+                if let Ok(started) = Combiner::spawn("the index mirror", grouping, mirrors) {
+                    // A racing first write may have won: its combiner serves.
+                    let _ = self.mirrors.set(started);
+                }
+                self.mirrors.get()
+            }
+        };
+        let request = MirrorRequest {
+            ids: ids.clone(),
+            dependents,
+        };
+        match combiner {
+            Some(combiner) if combiner.call(request).await.is_ok() => {}
+            _ => self.inner.mirror(ids, dependents).await,
         }
     }
 
@@ -242,9 +283,7 @@ impl PairedQueueStore {
 impl QueueStore for PairedQueueStore {
     async fn enqueue_batch(&self, tasks: Vec<NewTask>) -> Result<Vec<Enqueued>, QueueError> {
         let out = self.inner.pg.enqueue_batch(tasks).await?;
-        self.inner
-            .mirror(out.iter().map(|e| e.id).collect(), false)
-            .await;
+        self.mirror(out.iter().map(|e| e.id).collect(), false).await;
         Ok(out)
     }
 
@@ -291,41 +330,39 @@ impl QueueStore for PairedQueueStore {
 
     async fn start(&self, token: &LeaseToken) -> Result<(), QueueError> {
         self.inner.pg.start(token).await?;
-        self.inner.mirror(vec![token.task], false).await;
+        self.mirror(vec![token.task], false).await;
         Ok(())
     }
 
     async fn heartbeat(&self, token: &LeaseToken) -> Result<Heartbeat, QueueError> {
         let beat = self.inner.pg.heartbeat(token).await?;
-        self.inner.mirror(vec![token.task], false).await;
+        self.mirror(vec![token.task], false).await;
         Ok(beat)
     }
 
     async fn ack(&self, token: &LeaseToken, result: Option<Payload>) -> Result<(), QueueError> {
         self.inner.pg.ack(token, result).await?;
-        self.inner.mirror(vec![token.task], true).await;
+        self.mirror(vec![token.task], true).await;
         Ok(())
     }
 
     async fn fail(&self, token: &LeaseToken, failure: Failure) -> Result<FailOutcome, QueueError> {
         let outcome = self.inner.pg.fail(token, failure).await?;
         let ended = !matches!(outcome, FailOutcome::Retrying { .. });
-        self.inner.mirror(vec![token.task], ended).await;
+        self.mirror(vec![token.task], ended).await;
         Ok(outcome)
     }
 
     async fn release(&self, token: &LeaseToken) -> Result<TaskStatus, QueueError> {
         let status = self.inner.pg.release(token).await?;
-        self.inner
-            .mirror(vec![token.task], status == TaskStatus::Cancelled)
+        self.mirror(vec![token.task], status == TaskStatus::Cancelled)
             .await;
         Ok(status)
     }
 
     async fn cancel(&self, id: TaskId, reason: &str) -> Result<CancelOutcome, QueueError> {
         let outcome = self.inner.pg.cancel(id, reason).await?;
-        self.inner
-            .mirror(vec![id], outcome == CancelOutcome::Cancelled)
+        self.mirror(vec![id], outcome == CancelOutcome::Cancelled)
             .await;
         Ok(outcome)
     }
@@ -349,7 +386,7 @@ impl QueueStore for PairedQueueStore {
 
     async fn replay(&self, id: TaskId) -> Result<(), QueueError> {
         self.inner.pg.replay(id).await?;
-        self.inner.mirror(vec![id], false).await;
+        self.mirror(vec![id], false).await;
         Ok(())
     }
 
@@ -358,7 +395,7 @@ impl QueueStore for PairedQueueStore {
         filter: &DeadLetterFilter,
     ) -> Result<Vec<TaskId>, QueueError> {
         let ids = self.inner.pg.replay_dead_letters(filter).await?;
-        self.inner.mirror(ids.clone(), false).await;
+        self.mirror(ids.clone(), false).await;
         Ok(ids)
     }
 

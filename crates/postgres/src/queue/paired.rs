@@ -2,6 +2,10 @@
 //! with their claimant keys to mirror, blocked dependents to re-mirror, every record to rebuild
 //! from, the counters and settings to carry over, and the adoption of leases Redis picked.
 
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+use godel_engine::combine::Serve;
 use godel_queue::{
     AgentId, Lease, LeaseToken, Limit, LimitKey, QueueError, Rate, TaskId, TaskRecord, TenantId,
     TenantPolicy,
@@ -13,7 +17,7 @@ use uuid::Uuid;
 use super::counters::Counters;
 use super::fault::{DbContext, Fault};
 use super::rows::{self, COLUMNS};
-use super::{MAX_RETRIES, PgQueueStore};
+use super::{MAX_RETRIES, PgQueueStore, STATS_SHARD_CLAIMS};
 
 /// A task as an index mirrors it: its record and, while it is leased, the claimant's limit keys
 /// its lease also counts under (they are not part of a [`TaskRecord`]).
@@ -227,59 +231,142 @@ impl PgQueueStore {
         leases: &[AdoptLease],
         throttled: bool,
     ) -> Result<Vec<Lease>, QueueError> {
-        let now = self.clock.now();
-        in_tx!(self, |conn, counters| {
-            let mut adopted = Vec::with_capacity(leases.len());
-            for lease in leases {
-                let keys: Vec<&str> = lease.claim_keys.iter().map(LimitKey::as_str).collect();
-                let sql = format!(
-                    "UPDATE tasks SET status = 'assigned', assignee = $3, lease_fence = $4, \
-                       lease_expires_at = $5, cancel_requested = FALSE, claim_keys = $6, \
-                       due_at = NULL, pending_since = NULL, updated_at = $1 \
-                     WHERE id = $2 AND {due} RETURNING {COLUMNS}",
-                    due = rows::DUE
-                );
-                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(now)
-                    .bind(lease.task.as_uuid())
-                    .bind(lease.agent.as_str())
-                    .bind(rows::signed(lease.fence))
-                    .bind(lease.expires_at)
-                    .bind(&keys)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .db("adopt a lease")?;
-                let Some(row) = row else {
-                    continue;
-                };
-                let record = rows::record(&row, now)?;
-                counters.claimed += 1;
-                adopted.push(Lease {
-                    token: LeaseToken {
-                        task: record.id,
-                        fence: lease.fence,
-                    },
-                    expires_at: lease.expires_at,
-                    attempt: record.attempt_count.saturating_add(1),
-                    task: record,
-                });
-            }
-            if let Some(top) = adopted.iter().map(|l| l.token.fence).max() {
-                sqlx::query(
-                    "SELECT setval('queue_fence', GREATEST($1, \
-                       (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM queue_fence)))",
-                )
-                .bind(rows::signed(top))
-                .execute(&mut *conn)
-                .await
-                .db("raise the fence sequence")?;
-            }
-            if throttled {
+        self.adopts
+            .call(AdoptRequest {
+                leases: leases.to_vec(),
+                throttled,
+                now: self.clock.now(),
+            })
+            .await
+    }
+}
+
+/// One caller's leases to adopt, with the clock reading taken when it asked.
+pub(crate) struct AdoptRequest {
+    leases: Vec<AdoptLease>,
+    throttled: bool,
+    now: OffsetDateTime,
+}
+
+/// Adoptions, served a group per transaction.
+pub(crate) struct Adopts {
+    pub(crate) pool: sqlx::PgPool,
+}
+
+#[async_trait]
+impl Serve for Adopts {
+    type Request = AdoptRequest;
+    type Response = Vec<Lease>;
+    type Fault = Fault;
+
+    /// Every lease of the group adopted by one statement (one per lease if a task appears
+    /// twice), the fence sequence raised once, one commit.
+    async fn serve(
+        &self,
+        requests: &[AdoptRequest],
+    ) -> Result<Vec<Result<Vec<Lease>, QueueError>>, Fault> {
+        let Some(now) = requests.iter().map(|r| r.now).max() else {
+            return Ok(Vec::new());
+        };
+        let all: Vec<&AdoptLease> = requests.iter().flat_map(|r| &r.leases).collect();
+        let mut tx = self.pool.begin().await.db("begin an adoption group")?;
+        let mut counters = Counters::default();
+        let mut adopted = adopt_all(&mut tx, &all, now).await?.into_iter();
+        let mut answers = Vec::with_capacity(requests.len());
+        for request in requests {
+            let mine: Vec<Lease> = adopted
+                .by_ref()
+                .take(request.leases.len())
+                .flatten()
+                .collect();
+            counters.claimed += i64::try_from(mine.len()).unwrap_or(i64::MAX);
+            if request.throttled {
                 counters.throttled += 1;
             }
-            adopted
-        })
+            answers.push(Ok(mine));
+        }
+        if let Some(top) = all.iter().map(|l| l.fence).max() {
+            sqlx::query(
+                "SELECT setval('queue_fence', GREATEST($1, \
+                   (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM queue_fence)))",
+            )
+            .bind(rows::signed(top))
+            .execute(&mut *tx)
+            .await
+            .db("raise the fence sequence")?;
+        }
+        counters.flush(&mut tx, STATS_SHARD_CLAIMS).await?;
+        tx.commit().await.db("commit an adoption group")?;
+        Ok(answers)
     }
+}
+
+/// Adopts `leases` of tasks still due: for each, the lease with the record as stored here, or
+/// `None` when the task was no longer due.
+async fn adopt_all(
+    conn: &mut sqlx::PgConnection,
+    leases: &[&AdoptLease],
+    now: OffsetDateTime,
+) -> Result<Vec<Option<Lease>>, Fault> {
+    let set = "status = 'assigned', assignee = a.agent, lease_fence = a.fence, \
+         lease_expires_at = a.expires, cancel_requested = FALSE, \
+         claim_keys = CASE WHEN a.keys = '' THEN '{}'::TEXT[] ELSE string_to_array(a.keys, ',') END, \
+         due_at = NULL, pending_since = NULL, updated_at = $1";
+    let unique: HashSet<TaskId> = leases.iter().map(|l| l.task).collect();
+    let mut found: HashMap<TaskId, TaskRecord> = HashMap::new();
+    let chunks: Vec<&[&AdoptLease]> = if unique.len() == leases.len() {
+        vec![leases]
+    } else {
+        // A task twice: adopt one lease at a time, in order (the later one finds it leased).
+        leases.chunks(1).collect()
+    };
+    let mut out = Vec::with_capacity(leases.len());
+    for chunk in chunks {
+        let sql = format!(
+            "UPDATE tasks SET {set} \
+             FROM unnest($2::UUID[], $3::TEXT[], $4::INT8[], $5::TIMESTAMPTZ[], $6::TEXT[]) \
+               AS a(task, agent, fence, expires, keys) \
+             WHERE id = a.task AND {due} RETURNING {COLUMNS}",
+            due = rows::DUE
+        );
+        let ids: Vec<Uuid> = chunk.iter().map(|l| *l.task.as_uuid()).collect();
+        let agents: Vec<&str> = chunk.iter().map(|l| l.agent.as_str()).collect();
+        let fences: Vec<i64> = chunk.iter().map(|l| rows::signed(l.fence)).collect();
+        let expires: Vec<OffsetDateTime> = chunk.iter().map(|l| l.expires_at).collect();
+        let keys: Vec<String> = chunk
+            .iter()
+            .map(|l| {
+                let keys: Vec<&str> = l.claim_keys.iter().map(LimitKey::as_str).collect();
+                keys.join(",")
+            })
+            .collect();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now)
+            .bind(&ids)
+            .bind(&agents)
+            .bind(&fences)
+            .bind(&expires)
+            .bind(&keys)
+            .fetch_all(&mut *conn)
+            .await
+            .db("adopt leases")?;
+        for row in &rows {
+            let record = rows::record(row, now)?;
+            found.insert(record.id, record);
+        }
+        for lease in chunk {
+            out.push(found.remove(&lease.task).map(|record| Lease {
+                token: LeaseToken {
+                    task: record.id,
+                    fence: lease.fence,
+                },
+                expires_at: lease.expires_at,
+                attempt: record.attempt_count.saturating_add(1),
+                task: record,
+            }));
+        }
+    }
+    Ok(out)
 }
 
 /// Reads rows selected with [`COLUMNS`] and `claim_keys`.
