@@ -9,8 +9,11 @@
 //! one fleet script; a stale summary (older version) only advances the pass.
 //!
 //! Limit keys (tenant, provider, agent keys...) are counted in their own hashes: a claim
-//! acquires every key of the chosen lane and of the claimant, one key script at a time, and
-//! gives them back if the lease is not taken; the lease's end uncounts them.
+//! acquires every key of the chosen lane and of the claimants, one key script per key for all
+//! the leases of a run, and gives back what was not taken; the leases' end uncounts them.
+//!
+//! Claims and acks are combined (`combined`): one group of callers at a time, each group a
+//! handful of round trips however many callers it serves.
 
 mod claim;
 mod combined;
