@@ -23,6 +23,7 @@ mod reads;
 mod record;
 mod reply;
 mod restore;
+mod shared;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -30,7 +31,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_redis::{Connection, Pool};
+use deadpool_redis::Pool;
+
+use self::shared::{Connection, Shared};
 use godel_engine::combine::{Combiner, GroupCommitStats, Grouping, Serve};
 use godel_queue::{
     AgentId, CancelOutcome, Clock, DeadLetterCursor, DeadLetterFilter, Depth, Eligibility,
@@ -63,7 +66,7 @@ pub struct RedisQueueStore {
 
 /// What every operation of the store works with; shared with the combiners' serving tasks.
 pub(crate) struct Core {
-    pool: Pool,
+    connection: Shared,
     keys: Keys,
     config: QueueConfig,
     clock: Arc<dyn Clock>,
@@ -104,7 +107,7 @@ impl RedisQueueStore {
         });
         Ok(Self {
             core: Arc::new(Core {
-                pool,
+                connection: Shared::new(pool),
                 keys: Keys::new(prefix),
                 config,
                 clock,
@@ -206,7 +209,7 @@ impl RedisQueueStore {
 
 impl Core {
     async fn conn(&self) -> Result<Connection, RedisFailure> {
-        self.pool.get().await.context("connect")
+        self.connection.get().await
     }
 
     fn now_us(&self) -> i64 {
@@ -335,13 +338,26 @@ impl Core {
     /// Promotes due timers and applies aging for every tenant with something due; returns how
     /// many scheduled or failed tasks became pending.
     async fn catch_up(&self, conn: &mut Connection) -> Result<u64, QueueError> {
-        let due: Vec<String> = redis::cmd("ZRANGEBYSCORE")
-            .arg(self.keys.fleet_key("wake"))
-            .arg("-inf")
-            .arg(self.now_us())
+        let due: Vec<String> = self
+            .due_tenants()
             .query_async(conn)
             .await
             .context("find due tenants")?;
+        self.promote(conn, &due).await
+    }
+
+    /// The command listing the tenants with a timer due or a task to age.
+    fn due_tenants(&self) -> redis::Cmd {
+        let mut cmd = redis::cmd("ZRANGEBYSCORE");
+        cmd.arg(self.keys.fleet_key("wake"))
+            .arg("-inf")
+            .arg(self.now_us());
+        cmd
+    }
+
+    /// Promotes due timers and applies aging for the tenants named in `due`; returns how many
+    /// tasks became pending.
+    async fn promote(&self, conn: &mut Connection, due: &[String]) -> Result<u64, QueueError> {
         let mut moved = 0;
         for tenant in due.iter().filter_map(|t| TenantId::parse(t).ok()) {
             let reply = self

@@ -13,7 +13,7 @@
 //! drawn in that order. A lane emptied meanwhile by another claimer gives its keys back and the
 //! choice starts over.
 
-use deadpool_redis::Connection;
+use super::shared::Connection;
 use godel_queue::{
     AgentId, Eligibility, FAIR_STRIDE, Lease, LeaseToken, LimitKey, QueueError, TenantId,
 };
@@ -148,13 +148,31 @@ impl Round<'_> {
         throttled: &mut bool,
     ) -> Result<Option<Vec<Lease>>, QueueError> {
         let keys = &self.core.keys;
-        for _ in 0..MAX_RACES {
+        let mut races = 0;
+        let mut promoted = false;
+        while races < MAX_RACES {
+            // Due timers and the rotations in one round trip; promoting makes a fresh read.
             let mut pipe = redis::pipe();
+            pipe.add_command(self.core.due_tenants());
             for level in 0..4usize {
                 pipe.zrange_withscores(keys.fleet_key(&format!("rot:{level}")), 0, -1);
             }
-            let rotations: Vec<Vec<(String, f64)>> =
+            let mut all: Vec<redis::Value> =
                 pipe.query_async(conn).await.context("read rotations")?;
+            let rotations: Vec<Vec<(String, f64)>> = all
+                .split_off(1)
+                .into_iter()
+                .map(redis::from_redis_value)
+                .collect::<Result<_, _>>()
+                .context("decode rotations")?;
+            let due: Vec<String> = redis::from_redis_value(all.pop().unwrap_or(redis::Value::Nil))
+                .context("decode due tenants")?;
+            if !due.is_empty() && !promoted {
+                self.core.promote(conn, &due).await?;
+                promoted = true;
+                continue;
+            }
+            races += 1;
             let mut raced = false;
             'levels: for (level, rotation) in rotations.iter().enumerate() {
                 for (turn, (name, _)) in rotation.iter().enumerate() {
@@ -185,19 +203,32 @@ impl Round<'_> {
                         limit_keys.extend(self.claimant_keys.iter().cloned());
                         let turns = self.turns(conn, &tenant, rotation, turn).await?;
                         let want = cursor.next_agents(MAX_RUN.min(turns)).len();
-                        let granted = acquire_all(self.core, conn, &limit_keys, want).await?;
+                        // Fences for every lease wanted, drawn while the keys are counted (one
+                        // round trip); fences left unused are gaps, which fencing allows.
+                        let mut fence_conn = conn.clone();
+                        let fences = async {
+                            let last: u64 = fence_conn
+                                .incr(keys.fleet_key("fence"), want)
+                                .await
+                                .context("next fences")?;
+                            Ok::<_, RedisFailure>(last + 1 - want as u64..=last)
+                        };
+                        let acquired = acquire_all(self.core, conn, &limit_keys, want);
+                        let (fences, granted) = tokio::join!(fences, acquired);
+                        let (fences, granted) = (fences?, granted?);
                         if granted == 0 {
                             *throttled = true;
                             continue;
                         }
                         let agents = cursor.next_agents(granted);
+                        let fences: Vec<u64> = fences.take(granted).collect();
                         let run = Run {
                             tenant: &tenant,
                             level,
                             lane: &lane,
                             keys: &limit_keys,
                         };
-                        let leased = run.lease(self.core, conn, &agents).await;
+                        let leased = run.lease(self.core, conn, &agents, fences).await;
                         let taken = leased.as_ref().map_or(0, Vec::len);
                         refund_all(self.core, conn, &limit_keys, granted - taken).await?;
                         match leased {
@@ -259,19 +290,15 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Leases up to one task per agent from the lane (none if it was emptied meanwhile).
+    /// Leases up to one task per agent, under the fence of the same rank, from the lane
+    /// (none if it was emptied meanwhile).
     async fn lease(
         &self,
         core: &Core,
         conn: &mut Connection,
         agents: &[&AgentId],
+        fences: Vec<u64>,
     ) -> Result<Vec<Lease>, QueueError> {
-        let n = agents.len() as u64;
-        let last: u64 = conn
-            .incr(core.keys.fleet_key("fence"), n)
-            .await
-            .context("next fences")?;
-        let fences: Vec<u64> = (last + 1 - n..=last).collect();
         let args = json!({
             "level": self.level,
             "lane": self.lane,

@@ -51,8 +51,8 @@ impl Serve for Claims {
         &self,
         requests: &[ClaimRequest],
     ) -> Result<Vec<Result<(Vec<Lease>, bool), QueueError>>, QueueError> {
+        // Each round of a claim promotes what fell due before it chooses.
         let mut conn = self.core.conn().await?;
-        self.core.catch_up(&mut conn).await?;
         let mut answers: Vec<Option<(Vec<Lease>, bool)>> = requests.iter().map(|_| None).collect();
         for first in 0..requests.len() {
             if answers[first].is_some() {

@@ -6,7 +6,7 @@
 //! claims the task at once can always find it again; ids whose task was then not written (a
 //! refused batch, an idempotent duplicate answered with another id) are unmapped afterwards.
 
-use deadpool_redis::Connection;
+use super::shared::Connection;
 use godel_queue::{QueueError, TaskId, TenantId};
 use redis::AsyncCommands;
 

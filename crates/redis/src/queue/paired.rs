@@ -40,7 +40,7 @@ impl RedisQueueStore {
     /// The connection pool, to share with the leader lease and the rate limiter.
     #[must_use]
     pub fn pool(&self) -> &Pool {
-        &self.core.pool
+        self.core.connection.pool()
     }
 
     /// Whether Redis answers a `PING`.
@@ -120,7 +120,7 @@ impl RedisQueueStore {
     /// [`raise_counters`](Self::raise_counters) on a connection the caller holds.
     pub(super) async fn raise_on(
         &self,
-        conn: &mut deadpool_redis::Connection,
+        conn: &mut super::shared::Connection,
         next_seq: u64,
         last_fence: u64,
     ) -> Result<(), QueueError> {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use deadpool_redis::Connection;
+use super::shared::Connection;
 use godel_queue::{
     DeadLetterCursor, DeadLetterFilter, QueueError, TaskQuery, TaskRecord, TenantId,
 };
