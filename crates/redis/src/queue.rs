@@ -239,22 +239,31 @@ impl Core {
             .context("run queue script")?;
         let reply: Value = serde_json::from_str(&raw).context("decode script reply")?;
         let taken = items(&reply["recs"]).len();
-        self.sync(
-            conn,
-            tenant,
-            &reply["sum"],
-            took.map(|level| (level, taken)),
-        )
-        .await?;
         let mut released: BTreeMap<&str, u64> = BTreeMap::new();
         for keys in items(&reply["release"]) {
             for key in split(keys.as_str().unwrap_or("")) {
                 *released.entry(key).or_default() += 1;
             }
         }
-        for (key, n) in released {
-            self.limit(conn, key, "release", n).await?;
-        }
+        // The fleet sync and the releases touch other hash tags: sent together, one round trip.
+        let mut sync_conn = conn.clone();
+        let sync = async {
+            // A script that changed nothing the rotation knows sends no summary.
+            if reply["sum"].is_null() && took.is_none() {
+                return Ok(());
+            }
+            let took = took.map(|level| (level, taken));
+            self.sync(&mut sync_conn, tenant, &reply["sum"], took).await
+        };
+        let releases = async {
+            for (key, n) in released {
+                self.limit(conn, key, "release", n).await?;
+            }
+            Ok::<_, RedisFailure>(())
+        };
+        let (synced, released) = tokio::join!(sync, releases);
+        synced?;
+        released?;
         Ok(reply)
     }
 

@@ -1,10 +1,13 @@
-//! The queue's connection: one multiplexed Redis connection shared by every call, so a call
-//! costs no pool checkout (deadpool pings each connection it hands out: one more round trip)
-//! and concurrent calls are pipelined on one socket. A call that sees the connection fail
-//! marks it broken; the next call takes a fresh one from the pool.
+//! The queue's connections: one multiplexed Redis connection per thread that calls the store,
+//! shared by every call made on that thread, so a call costs no pool checkout (deadpool pings
+//! each connection it hands out: one more round trip) and concurrent calls are pipelined on one
+//! socket. Per thread, not one for all: a connection's I/O runs on the runtime that opened it,
+//! and calls from another runtime would pay a cross-runtime wake-up on every round trip. A call
+//! that sees its connection fail marks it broken; the next call takes a fresh one from the pool.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::ThreadId;
 
 use deadpool_redis::Pool;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
@@ -62,17 +65,18 @@ impl ConnectionLike for Connection {
     }
 }
 
-/// The shared connection, taken from `pool` when first needed and after it broke.
+/// The shared connections, one per calling thread, taken from `pool` when first needed there
+/// and after one broke.
 pub(crate) struct Shared {
     pool: Pool,
-    current: Mutex<Option<Connection>>,
+    current: Mutex<Vec<(ThreadId, Connection)>>,
 }
 
 impl Shared {
     pub(crate) fn new(pool: Pool) -> Self {
         Self {
             pool,
-            current: Mutex::new(None),
+            current: Mutex::new(Vec::new()),
         }
     }
 
@@ -81,23 +85,30 @@ impl Shared {
         &self.pool
     }
 
-    /// A handle on the shared connection.
+    /// A handle on this thread's connection.
     pub(crate) async fn get(&self) -> Result<Connection, RedisFailure> {
-        if let Some(conn) = self.lock().as_ref()
-            && !conn.broken.load(Ordering::Acquire)
-        {
-            return Ok(conn.clone());
+        let thread = std::thread::current().id();
+        let found = self
+            .lock()
+            .iter()
+            .find(|(t, c)| *t == thread && !c.broken.load(Ordering::Acquire))
+            .map(|(_, c)| c.clone());
+        if let Some(conn) = found {
+            return Ok(conn);
         }
         let pooled = self.pool.get().await.context("connect")?;
+        // Taken out of the pool: this thread's calls alone use it from now on.
         let conn = Connection {
-            inner: MultiplexedConnection::clone(&pooled),
+            inner: deadpool_redis::Connection::take(pooled),
             broken: Arc::new(AtomicBool::new(false)),
         };
-        *self.lock() = Some(conn.clone());
+        let mut current = self.lock();
+        current.retain(|(t, _)| *t != thread);
+        current.push((thread, conn.clone()));
         Ok(conn)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Connection>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(ThreadId, Connection)>> {
         self.current.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

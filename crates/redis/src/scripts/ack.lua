@@ -1,5 +1,6 @@
 -- Completes leased tasks, in order, and unblocks their dependents.
 -- A = { items = [{ id, fence, result }] }; out[i] is '' or why item i was refused.
+local before = fleet_state()
 local out = {}
 for i, item in ipairs(A.items) do
   local why = refusal(item.id, item.fence)
@@ -17,4 +18,4 @@ for i, item in ipairs(A.items) do
     out[i] = ''
   end
 end
-return reply({ out = out })
+return reply_since({ out = out }, before)

@@ -209,25 +209,43 @@ end
 
 local function record(id) return redis.call('HGETALL', tk(id)) end
 
--- The tenant's state the fleet-wide rotation needs: a version, due tasks per level, and the
--- next time something becomes due or ages.
-local function summary()
+-- What the fleet-wide rotation knows of the tenant: due tasks per level, and the next time
+-- something becomes due or ages.
+local function fleet_state()
   local c = redis.call('HMGET', META, 'c0', 'c1', 'c2', 'c3')
-  local version = redis.call('HINCRBY', META, 'version', 1)
   local wake = nil
   for _, index in ipairs({ 'timers', 'aging' }) do
     local first = redis.call('ZRANGE', B .. index, 0, 0, 'WITHSCORES')
     if #first > 0 and (wake == nil or tonumber(first[2]) < wake) then wake = tonumber(first[2]) end
   end
   return {
-    v = version,
     c = { tonumber(c[1]) or 0, tonumber(c[2]) or 0, tonumber(c[3]) or 0, tonumber(c[4]) or 0 },
     wake = wake and fmt(wake) or '',
   }
 end
 
+-- The tenant's summary for the fleet-wide rotation: its state and a new version.
+local function summary()
+  local state = fleet_state()
+  state.v = redis.call('HINCRBY', META, 'version', 1)
+  return state
+end
+
 local function reply(out)
   out.sum = summary()
+  out.release = RELEASED
+  return cjson.encode(out)
+end
+
+-- As reply, without a summary when the fleet state is still `before` (nothing to sync).
+local function reply_since(out, before)
+  local now = fleet_state()
+  local same = now.wake == before.wake
+  for i = 1, 4 do same = same and now.c[i] == before.c[i] end
+  if not same then
+    now.v = redis.call('HINCRBY', META, 'version', 1)
+    out.sum = now
+  end
   out.release = RELEASED
   return cjson.encode(out)
 end
