@@ -427,21 +427,30 @@ impl Core {
         let cutoff = self.now_us() - duration_micros(retention);
         let mut purged = 0;
         for tenant in self.tenants(&mut conn).await? {
-            let args = json!({"index": index, "cutoff": cutoff.to_string()});
-            let reply = self
-                .run(&mut conn, &tenant, &scripts::PURGE, args, None)
-                .await?;
-            let ids: Vec<&str> = items(&reply["out"])
-                .iter()
-                .filter_map(Value::as_str)
-                .collect();
-            if !ids.is_empty() {
-                let _: i64 = conn
-                    .hdel(self.keys.fleet_key("where"), &ids)
-                    .await
-                    .context("unmap purged tasks")?;
+            loop {
+                let args = json!({
+                    "index": index,
+                    "cutoff": cutoff.to_string(),
+                    "limit": PURGE_CHUNK,
+                });
+                let reply = self
+                    .run(&mut conn, &tenant, &scripts::PURGE, args, None)
+                    .await?;
+                let ids: Vec<&str> = items(&reply["out"])
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect();
+                if !ids.is_empty() {
+                    let _: i64 = conn
+                        .hdel(self.keys.fleet_key("where"), &ids)
+                        .await
+                        .context("unmap purged tasks")?;
+                }
+                purged += ids.len() as u64;
+                if reply["seen"].as_u64().unwrap_or(0) < PURGE_CHUNK {
+                    break;
+                }
             }
-            purged += ids.len() as u64;
         }
         Ok(purged)
     }
@@ -525,6 +534,10 @@ impl Core {
         })
     }
 }
+
+/// Most index entries one purge script looks at: a script blocks every other client of Redis
+/// while it runs, and a long one outlasts the client's response timeout.
+const PURGE_CHUNK: u64 = 500;
 
 /// An [`QueueError::Invalid`] for `field`.
 fn invalid(field: &'static str, reason: &str) -> QueueError {

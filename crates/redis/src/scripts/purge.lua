@@ -1,7 +1,9 @@
 -- Deletes dead letters (A.index = 'dead') or finished tasks (A.index = 'fin') older than
--- A.cutoff; returns their ids.
+-- A.cutoff, at most A.limit index entries per call (a long script blocks every client);
+-- returns the ids deleted and how many entries it looked at.
 local out = {}
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', B .. A.index, '-inf', '(' .. A.cutoff)) do
+local seen = redis.call('ZRANGEBYSCORE', B .. A.index, '-inf', '(' .. A.cutoff, 'LIMIT', 0, A.limit)
+for _, id in ipairs(seen) do
   local status = hget(id, 'status')
   local finished = status == 'completed' or status == 'cancelled'
   if (A.index == 'dead' and status == 'dead_letter') or (A.index == 'fin' and finished) then
@@ -11,4 +13,4 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', B .. A.index, '-inf', '(' .. A.c
     redis.call('ZREM', B .. A.index, id)
   end
 end
-return reply({ out = out })
+return reply({ out = out, seen = #seen })
