@@ -23,7 +23,10 @@ async fn purging_thousands_of_finished_tasks_takes_them_all() {
         .collect();
     store.enqueue_batch(tasks).await.unwrap();
     let agent = AgentId::parse("a1").unwrap();
-    let leases = store.claim(&agent, &Eligibility::any(), 2_000).await.unwrap();
+    let leases = store
+        .claim(&agent, &Eligibility::any(), 2_000)
+        .await
+        .unwrap();
     assert_eq!(leases.len(), 1_234);
     for lease in &leases {
         store.ack(&lease.token, None).await.unwrap();

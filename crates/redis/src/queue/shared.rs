@@ -15,6 +15,9 @@ use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
 
 use crate::error::{Context, RedisFailure};
 
+/// Most threads with a connection of their own at once.
+const MAX_THREADS: usize = 64;
+
 /// A handle on the shared connection; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Connection {
@@ -104,6 +107,10 @@ impl Shared {
         };
         let mut current = self.lock();
         current.retain(|(t, _)| *t != thread);
+        if current.len() >= MAX_THREADS {
+            // Threads come and go (blocking pools): the oldest connection goes first.
+            current.remove(0);
+        }
         current.push((thread, conn.clone()));
         Ok(conn)
     }
