@@ -9,8 +9,8 @@
 //! other failure of the shared work reaches every caller of the group as
 //! [`QueueError::Unavailable`]. Adapters (the Postgres and Redis queue stores) build on it.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use godel_queue::QueueError;
@@ -153,6 +153,57 @@ impl<S: Serve> Combiner<S> {
             .send(Call { request, reply })
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// A combiner started by its first use, on that caller's tokio runtime: for stores that may be
+/// built outside a runtime.
+pub struct LazyCombiner<S: Serve> {
+    what: &'static str,
+    grouping: Grouping,
+    cell: OnceLock<Combiner<S>>,
+}
+
+impl<S: Serve> std::fmt::Debug for LazyCombiner<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyCombiner")
+            .field("what", &self.what)
+            .field("started", &self.cell.get().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Serve> LazyCombiner<S> {
+    /// A combiner for `what`, grouping as `grouping`, not started yet.
+    #[must_use]
+    pub fn new(what: &'static str, grouping: Grouping) -> Self {
+        Self {
+            what,
+            grouping,
+            cell: OnceLock::new(),
+        }
+    }
+
+    /// The combiner, started with the server `server` makes if this is the first use.
+    ///
+    /// # Errors
+    /// [`QueueError::Unavailable`] when it must start outside a tokio runtime.
+    pub fn get_or_spawn(&self, server: impl FnOnce() -> S) -> Result<&Combiner<S>, QueueError> {
+        if let Some(combiner) = self.cell.get() {
+            return Ok(combiner);
+        }
+        let started = Combiner::spawn(self.what, self.grouping, server())?;
+        // A racing first use may have won: its combiner serves, this one stops when dropped.
+        let _ = self.cell.set(started);
+        self.cell
+            .get()
+            .ok_or_else(|| QueueError::unavailable(self.what, "the combiner did not start"))
+    }
+
+    /// Groups served and requests answered so far (zero before the first use).
+    #[must_use]
+    pub fn stats(&self) -> GroupCommitStats {
+        self.cell.get().map(Combiner::stats).unwrap_or_default()
     }
 }
 
@@ -333,5 +384,25 @@ mod tests {
             0,
             "a failed group is not counted as served"
         );
+    }
+
+    #[tokio::test]
+    async fn a_lazy_combiner_starts_once_on_first_use() {
+        let lazy = LazyCombiner::new("doubler", grouping(8, 0));
+        assert_eq!(lazy.stats(), GroupCommitStats::default());
+        let first = lazy.get_or_spawn(Doubler::default).unwrap();
+        assert_eq!(first.call(2).await.unwrap(), 4);
+        let again = lazy
+            .get_or_spawn(|| unreachable!("already started"))
+            .unwrap();
+        assert!(std::ptr::eq(first, again));
+        assert_eq!(lazy.stats().submissions, 1);
+    }
+
+    #[test]
+    fn a_lazy_combiner_outside_a_runtime_is_unavailable() {
+        let lazy = LazyCombiner::new("doubler", grouping(8, 0));
+        let err = lazy.get_or_spawn(Doubler::default).unwrap_err();
+        assert!(matches!(err, QueueError::Unavailable { .. }), "{err}");
     }
 }

@@ -27,14 +27,14 @@ mod shared;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_redis::Pool;
 
 use self::shared::{Connection, Shared};
-use godel_engine::combine::{Combiner, GroupCommitStats, Grouping, Serve};
+use godel_engine::combine::{GroupCommitStats, Grouping, LazyCombiner};
 use godel_queue::{
     AgentId, CancelOutcome, Clock, DeadLetterCursor, DeadLetterFilter, Depth, Eligibility,
     Enqueued, FAIR_STRIDE, FailOutcome, Failure, Heartbeat, Jitter, Lease, LeaseToken, Limit,
@@ -58,8 +58,8 @@ use crate::scripts;
 pub struct RedisQueueStore {
     core: Arc<Core>,
     jitter: Arc<dyn Jitter>,
-    claims: OnceLock<Combiner<Claims>>,
-    acks: OnceLock<Combiner<Acks>>,
+    claims: LazyCombiner<Claims>,
+    acks: LazyCombiner<Acks>,
     /// Something that must live as long as the store (a test fixture owning the keys).
     keep_alive: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
@@ -114,8 +114,8 @@ impl RedisQueueStore {
                 script_config,
             }),
             jitter: Arc::new(NoJitter),
-            claims: OnceLock::new(),
-            acks: OnceLock::new(),
+            claims: LazyCombiner::new("redis: the claim combiner", grouping(MAX_CLAIMS)),
+            acks: LazyCombiner::new("redis: the ack combiner", grouping(MAX_ACKS)),
             keep_alive: None,
         })
     }
@@ -143,35 +143,13 @@ impl RedisQueueStore {
     /// How well concurrent claims were grouped since the store started.
     #[must_use]
     pub fn claim_group_stats(&self) -> GroupCommitStats {
-        self.claims.get().map(Combiner::stats).unwrap_or_default()
+        self.claims.stats()
     }
 
     /// How well concurrent acks were grouped since the store started.
     #[must_use]
     pub fn ack_group_stats(&self) -> GroupCommitStats {
-        self.acks.get().map(Combiner::stats).unwrap_or_default()
-    }
-
-    /// The combiner in `cell`, started on the caller's runtime by the first call.
-    fn combiner<'a, S: Serve>(
-        &self,
-        cell: &'a OnceLock<Combiner<S>>,
-        what: &'static str,
-        max: usize,
-        server: impl FnOnce(Arc<Core>) -> S,
-    ) -> Result<&'a Combiner<S>, QueueError> {
-        if let Some(combiner) = cell.get() {
-            return Ok(combiner);
-        }
-        let grouping = Grouping {
-            max,
-            parallel: 1,
-            retries: 0,
-        };
-        let started = Combiner::spawn(what, grouping, server(Arc::clone(&self.core)))?;
-        // A racing first call may have won: its combiner serves, this one stops when dropped.
-        let _ = cell.set(started);
-        Ok(cell.get().expect("set above or by a racing call"))
+        self.acks.stats()
     }
 
     /// Claims through the claim combiner; also tells whether a limit held back a task.
@@ -181,12 +159,9 @@ impl RedisQueueStore {
         eligibility: &Eligibility,
         max: usize,
     ) -> Result<(Vec<Lease>, bool), QueueError> {
-        let combiner = self.combiner(
-            &self.claims,
-            "redis: the claim combiner",
-            MAX_CLAIMS,
-            |core| Claims { core },
-        )?;
+        let combiner = self.claims.get_or_spawn(|| Claims {
+            core: Arc::clone(&self.core),
+        })?;
         combiner
             .call(ClaimRequest {
                 agent: agent.clone(),
@@ -535,6 +510,16 @@ impl Core {
     }
 }
 
+/// Groups of at most `max` requests, one in flight: claims of this process never race each
+/// other for a lane, and a failed group is not retried (Redis scripts are atomic).
+fn grouping(max: usize) -> Grouping {
+    Grouping {
+        max,
+        parallel: 1,
+        retries: 0,
+    }
+}
+
 /// Most index entries one purge script looks at: a script blocks every other client of Redis
 /// while it runs, and a long one outlasts the client's response timeout.
 const PURGE_CHUNK: u64 = 500;
@@ -667,8 +652,8 @@ impl QueueStore for RedisQueueStore {
         let result = result
             .map(|r| serde_json::to_string(&r).unwrap_or_default())
             .unwrap_or_default();
-        let combiner = self.combiner(&self.acks, "redis: the ack combiner", MAX_ACKS, |core| {
-            Acks { core }
+        let combiner = self.acks.get_or_spawn(|| Acks {
+            core: Arc::clone(&self.core),
         })?;
         combiner
             .call(AckRequest {

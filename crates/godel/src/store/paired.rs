@@ -2,11 +2,11 @@
 //! reads from Postgres; claims picked in Redis and adopted by Postgres.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use godel_engine::combine::{Combiner, Grouping};
+use godel_engine::combine::{Grouping, LazyCombiner};
 use godel_postgres::queue::{AdoptLease, PgQueueStore};
 use godel_queue::{
     AgentId, CancelOutcome, DeadLetterCursor, DeadLetterFilter, Depth, Eligibility, Enqueued,
@@ -124,7 +124,7 @@ impl Inner {
 pub struct PairedQueueStore {
     pub(super) inner: Arc<Inner>,
     /// Mirrors after writes, combined; started by the first write.
-    mirrors: Arc<OnceLock<Combiner<Mirrors>>>,
+    mirrors: Arc<LazyCombiner<Mirrors>>,
 }
 
 impl fmt::Debug for PairedQueueStore {
@@ -153,7 +153,14 @@ impl PairedQueueStore {
                 rebuilding: tokio::sync::Mutex::new(()),
                 stripes: Stripes::new(),
             }),
-            mirrors: Arc::new(OnceLock::new()),
+            mirrors: Arc::new(LazyCombiner::new(
+                "the index mirror",
+                Grouping {
+                    max: MAX_MIRRORS,
+                    parallel: 1,
+                    retries: 0,
+                },
+            )),
         }
     }
 
@@ -163,30 +170,15 @@ impl PairedQueueStore {
         if ids.is_empty() || matches!(self.inner.state(), State::Down(_)) {
             return;
         }
-        let combiner = match self.mirrors.get() {
-            Some(combiner) => Some(combiner),
-            None => {
-                let grouping = Grouping {
-                    max: MAX_MIRRORS,
-                    parallel: 1,
-                    retries: 0,
-                };
-                let mirrors = Mirrors {
-                    inner: Arc::clone(&self.inner),
-                };
-                if let Ok(started) = Combiner::spawn("the index mirror", grouping, mirrors) {
-                    // A racing first write may have won: its combiner serves.
-                    let _ = self.mirrors.set(started);
-                }
-                self.mirrors.get()
-            }
-        };
+        let combiner = self.mirrors.get_or_spawn(|| Mirrors {
+            inner: Arc::clone(&self.inner),
+        });
         let request = MirrorRequest {
             ids: ids.clone(),
             dependents,
         };
         match combiner {
-            Some(combiner) if combiner.call(request).await.is_ok() => {}
+            Ok(combiner) if combiner.call(request).await.is_ok() => {}
             _ => self.inner.mirror(ids, dependents).await,
         }
     }
